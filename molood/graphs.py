@@ -1,0 +1,138 @@
+"""Graph sets as concatenated numpy arrays: the currency between featurizer, tree builder and model.
+
+A :class:`GraphArrays` holds B graphs the way a batched DGL graph does (nodes and edges
+concatenated, edge endpoints as *global* node indices), but in plain numpy so that it is cheap
+to build in worker processes, to pickle between them, to slice and to concatenate. Molecules
+(from :mod:`molood.featurize`) and generic labelled graphs (TU datasets, :mod:`molood.tu`) both
+end up here, so the model never needs to know where a graph came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["GraphArrays"]
+
+
+@dataclass(frozen=True, eq=False)
+class GraphArrays:
+    """B graphs as concatenated arrays.
+
+    Attributes
+    ----------
+    x : ndarray, shape [N, F]
+        Basic-view node features. int64 for molecules (the 9 OGB atom features), float32 for
+        generic graphs (e.g. a constant 1 column for TU sets).
+    leaf_x : ndarray, shape [N, F_leaf]
+        Raw tree-leaf node input before the degree one-hot is appended (spec §2 "Tree view"):
+        the OGB features for molecules, the node-label one-hot for TU graphs.
+    src, dst : ndarray of int64, shape [E]
+        Directed edges, both directions of every undirected edge, as global node indices
+        (0..N-1); edges of graph b come after those of graph b-1 and stay inside graph b.
+    num_nodes, num_edges : ndarray of int64, shape [B]
+        Nodes and *directed* edges per graph.
+    """
+
+    x: np.ndarray
+    leaf_x: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    num_nodes: np.ndarray
+    num_edges: np.ndarray
+
+    def __post_init__(self) -> None:
+        n, e = int(self.num_nodes.sum()), int(self.num_edges.sum())
+        if self.x.shape[0] != n or self.leaf_x.shape[0] != n:
+            raise ValueError(f"x/leaf_x have {self.x.shape[0]}/{self.leaf_x.shape[0]} rows, "
+                             f"num_nodes sums to {n}")
+        if self.src.shape != (e,) or self.dst.shape != (e,):
+            raise ValueError(f"src/dst must have shape ({e},), got {self.src.shape}/{self.dst.shape}")
+
+    # ------------------------------------------------------------------ basic properties
+    def __len__(self) -> int:
+        return int(self.num_nodes.shape[0])
+
+    @property
+    def node_offsets(self) -> np.ndarray:
+        """int64 [B+1]: graph b owns nodes node_offsets[b]:node_offsets[b+1]."""
+        return np.concatenate([[0], np.cumsum(self.num_nodes)]).astype(np.int64)
+
+    @property
+    def edge_offsets(self) -> np.ndarray:
+        """int64 [B+1]: graph b owns directed edges edge_offsets[b]:edge_offsets[b+1]."""
+        return np.concatenate([[0], np.cumsum(self.num_edges)]).astype(np.int64)
+
+    @property
+    def node_graph(self) -> np.ndarray:
+        """int64 [N]: the graph index of every node."""
+        return np.repeat(np.arange(len(self), dtype=np.int64), self.num_nodes)
+
+    @property
+    def degree(self) -> np.ndarray:
+        """int64 [N]: number of directed out-edges per node (= undirected degree, multi-edges counted)."""
+        return np.bincount(self.src, minlength=self.x.shape[0]).astype(np.int64)
+
+    def graph(self, b: int) -> tuple[int, np.ndarray]:
+        """Return (num_nodes, undirected edges [m, 2] with i < j, local indices) of graph b.
+
+        Each undirected edge is reported once, in the order its first direction appears.
+        """
+        no, eo = self.node_offsets, self.edge_offsets
+        s = self.src[eo[b]:eo[b + 1]] - no[b]
+        d = self.dst[eo[b]:eo[b + 1]] - no[b]
+        keep = s < d
+        return int(self.num_nodes[b]), np.stack([s[keep], d[keep]], axis=1)
+
+    # ------------------------------------------------------------------ slicing / joining
+    def take(self, index: Sequence[int] | np.ndarray) -> "GraphArrays":
+        """The graphs at ``index`` (any order, repeats allowed) as a new GraphArrays."""
+        index = np.asarray(index, dtype=np.int64)
+        no, eo = self.node_offsets, self.edge_offsets
+        nn, ne = self.num_nodes[index], self.num_edges[index]
+        node_sel = _ranges(no[index], nn)
+        edge_sel = _ranges(eo[index], ne)
+        new_no = np.concatenate([[0], np.cumsum(nn)[:-1]]).astype(np.int64) if len(index) else \
+            np.zeros(0, np.int64)
+        shift = np.repeat(new_no - no[index], ne)
+        return GraphArrays(
+            x=self.x[node_sel], leaf_x=self.leaf_x[node_sel],
+            src=self.src[edge_sel] + shift, dst=self.dst[edge_sel] + shift,
+            num_nodes=nn.copy(), num_edges=ne.copy(),
+        )
+
+    @staticmethod
+    def concat(parts: Sequence["GraphArrays"]) -> "GraphArrays":
+        """Concatenate graph sets in order (feature widths must agree)."""
+        parts = [p for p in parts]
+        if not parts:
+            raise ValueError("concat needs at least one GraphArrays")
+        node_base = np.cumsum([0] + [int(p.num_nodes.sum()) for p in parts[:-1]])
+        return GraphArrays(
+            x=np.concatenate([p.x for p in parts]),
+            leaf_x=np.concatenate([p.leaf_x for p in parts]),
+            src=np.concatenate([p.src + b for p, b in zip(parts, node_base)]).astype(np.int64),
+            dst=np.concatenate([p.dst + b for p, b in zip(parts, node_base)]).astype(np.int64),
+            num_nodes=np.concatenate([p.num_nodes for p in parts]).astype(np.int64),
+            num_edges=np.concatenate([p.num_edges for p in parts]).astype(np.int64),
+        )
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(s, s+l) for each (s, l), vectorised."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    out = np.ones(total, dtype=np.int64)
+    out[0] = starts[0] if len(starts) else 0
+    nz = lengths > 0
+    s, e, L = np.asarray(starts)[nz], ends[nz], lengths[nz]
+    out[0] = s[0]
+    # at each segment start, jump from the previous segment's last value to the new start
+    idx = (e - L)[1:]
+    out[idx] = s[1:] - (s[:-1] + L[:-1] - 1)
+    return np.cumsum(out)
