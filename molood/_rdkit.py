@@ -1,0 +1,130 @@
+"""RDKit helpers: silence RDKit's C++ logging locally and turn its messages into short reasons.
+
+RDKit reports parse and sanitization failures on its C++ log (stderr) and returns ``None``.
+molood never lets that reach stderr; the message is captured and returned as the row's error
+reason instead. Nothing here changes RDKit's global log settings permanently: ``BlockLogs`` and
+``CaptureErrorLog`` restore the previous state when they go out of scope.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from rdkit import Chem, rdBase
+
+__all__ = ["quiet_rdkit", "call_capturing", "clean_message", "parse_smiles", "parse_molblock"]
+
+_TIMESTAMP = re.compile(r"^\[\d\d:\d\d:\d\d\]\s?")
+_MAX_REASON = 300
+
+
+@contextmanager
+def quiet_rdkit() -> Iterator[None]:
+    """Block every RDKit log message while the context is active (restored on exit)."""
+    block = rdBase.BlockLogs()
+    try:
+        yield
+    finally:
+        del block
+
+
+def clean_message(raw: str) -> str:
+    """One-line reason from captured RDKit log text: timestamps, stack traces and
+    boilerplate removed, at most 300 characters."""
+    lines = []
+    for line in raw.splitlines():
+        line = _TIMESTAMP.sub("", line).strip()
+        if not line or line.startswith("****") or line.startswith("----"):
+            continue
+        if line.startswith(("Stacktrace:", "Violation occurred", "Failed Expression")):
+            continue
+        if re.match(r"^\d+# ", line):  # stack frame
+            continue
+        if line in {"^", "Post-condition Violation", "Pre-condition Violation"}:
+            continue
+        if set(line) <= set("~^ "):  # the caret line under a SMILES
+            continue
+        lines.append(line)
+    # de-duplicate while keeping order (RDKit often repeats the input)
+    seen: set[str] = set()
+    out = [x for x in lines if not (x in seen or seen.add(x))]
+    text = "; ".join(out)
+    return text[:_MAX_REASON]
+
+
+_HAS_CAPTURE = hasattr(rdBase, "CaptureErrorLog")
+
+
+def call_capturing(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, str]:
+    """Call ``fn`` with RDKit logs blocked; return (result or None, cleaned error text).
+
+    Python exceptions raised by RDKit are caught and reported in the text, never propagated.
+    """
+    with quiet_rdkit():
+        if _HAS_CAPTURE:
+            with rdBase.CaptureErrorLog() as cap:
+                try:
+                    result, exc = fn(*args, **kwargs), None
+                except Exception as e:  # noqa: BLE001 - RDKit raises many exception types
+                    result, exc = None, e
+            try:
+                msg = cap.messages
+            except UnicodeDecodeError:  # RDKit may cut a multi-byte character in its echo
+                msg = ""
+        else:  # pragma: no cover - RDKit < 2026.03 has no CaptureErrorLog
+            try:
+                result, exc = fn(*args, **kwargs), None
+            except Exception as e:  # noqa: BLE001
+                result, exc = None, e
+            msg = ""
+    text = clean_message(msg)
+    if exc is not None:
+        text = "; ".join(x for x in (f"{type(exc).__name__}: {exc}".strip(), text) if x)
+    return result, text[:_MAX_REASON]
+
+
+def parse_smiles(smiles: object) -> tuple[Chem.Mol | None, str | None]:
+    """Parse one SMILES (sanitized, hydrogens removed: RDKit's defaults, as OGB).
+
+    Returns (mol, None) or (None, reason). Never raises. Reasons: ``"empty"`` (None, NaN,
+    blank string or a molecule with no atoms), ``"invalid_smiles: <RDKit message>"``.
+    Surrounding whitespace is stripped; anything after inner whitespace is the molecule name
+    (SMILES-file convention, RDKit's behaviour) unless it is a CXSMILES ``|...|`` block.
+    """
+    if smiles is None:
+        return None, "empty"
+    if not isinstance(smiles, str):
+        if isinstance(smiles, float) and smiles != smiles:  # NaN
+            return None, "empty"
+        return None, f"invalid_smiles: not a string ({type(smiles).__name__})"
+    s = smiles.strip()
+    if not s:
+        return None, "empty"
+    if "\x00" in s:
+        return None, "invalid_smiles: NUL character in input"
+    if not s.isascii():
+        bad = next(c for c in s if not c.isascii())
+        return None, f"invalid_smiles: non-ASCII character {bad!r} (SMILES is ASCII)"
+    mol, msg = call_capturing(Chem.MolFromSmiles, s)
+    if mol is None:
+        return None, f"invalid_smiles: {msg or 'RDKit could not parse the SMILES'}"
+    if mol.GetNumAtoms() == 0:
+        return None, "empty"
+    return mol, None
+
+
+def parse_molblock(block: object) -> tuple[Chem.Mol | None, str | None]:
+    """Parse one MDL mol block (sanitized, hydrogens removed). Never raises.
+
+    Reasons: ``"empty"`` (missing block or no atoms), ``"sdf_parse_error: <RDKit message>"``.
+    """
+    if block is None or not isinstance(block, str) or not block.strip():
+        return None, "empty"
+    mol, msg = call_capturing(Chem.MolFromMolBlock, block)
+    if mol is None:
+        return None, f"sdf_parse_error: {msg or 'RDKit could not parse the record'}"
+    if mol.GetNumAtoms() == 0:
+        return None, "empty"
+    return mol, None
