@@ -1,0 +1,60 @@
+"""Score calibration: z-score statistics and split-conformal p-values / thresholds.
+
+Direction everywhere: **higher score = more OOD**. The calibration scores are the final OOD
+scores of held-out in-distribution molecules that the model never trained on.
+
+- p-value of a query score s: ``p(s) = (1 + #{c ∈ cal : c ≥ s}) / (n_cal + 1)``.
+  For ID queries exchangeable with the calibration set, ``P(p ≤ a) ≤ a``.
+- Flag at false-positive rate a: ``p(s) ≤ a``, i.e. ``s > threshold(a)`` where the threshold is
+  the ``(m+1)``-th largest calibration score with ``m = ⌊a·(n_cal+1)⌋ − 1``; ``+inf`` (nothing
+  flagged) when ``a < 1/(n_cal+1)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["SIGMA_EPS", "zscore_stats", "conformal_pvalues", "conformal_threshold"]
+
+SIGMA_EPS = 1e-6
+"""Floor for a standard deviation used as a z-score denominator (constant losses → no blow-up)."""
+
+
+def zscore_stats(values: np.ndarray) -> tuple[float, float]:
+    """Mean and population std (``np.std``, as the reference) of finite ``values``, std floored
+    at :data:`SIGMA_EPS`. Empty input gives (0, 1)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0.0, 1.0
+    return float(v.mean()), float(max(v.std(), SIGMA_EPS))
+
+
+def _check_fpr(fpr: float) -> float:
+    fpr = float(fpr)
+    if not 0.0 < fpr < 1.0:
+        raise ValueError(f"fpr must be in (0, 1), got {fpr}")
+    return fpr
+
+
+def conformal_pvalues(cal_scores: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Split-conformal p-values (float64, same shape as ``scores``; NaN stays NaN)."""
+    cal = np.sort(np.asarray(cal_scores, dtype=np.float64))
+    s = np.asarray(scores, dtype=np.float64)
+    n_ge = cal.size - np.searchsorted(cal, s, side="left")  # #{c >= s}
+    p = (1.0 + n_ge) / (cal.size + 1.0)
+    return np.where(np.isnan(s), np.nan, p)
+
+
+def conformal_threshold(cal_scores: np.ndarray, fpr: float) -> float:
+    """Score threshold t with ``score > t  ⇔  p-value ≤ fpr`` (see module docstring)."""
+    fpr = _check_fpr(fpr)
+    cal = np.sort(np.asarray(cal_scores, dtype=np.float64))[::-1]
+    m = math.floor(fpr * (cal.size + 1) + 1e-9) - 1  # max #{cal ≥ s} still flagged
+    if m < 0 or cal.size == 0:
+        return math.inf
+    if m >= cal.size:
+        return -math.inf
+    return float(cal[m])

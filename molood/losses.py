@@ -1,0 +1,169 @@
+"""SEGO's contrastive losses, as the authors' code computes them (``sego_method.md`` §4).
+
+All losses return **per-graph** vectors [B]; callers take means. Conventions shared by all:
+
+- similarity ``s_ij = cos(x_i, y_j) / τ`` with τ = 0.2; the cosine divides by
+  ``max(‖x‖, 1e-8)`` (the reference has no ε and returns NaN for an all-zero embedding);
+- the positive pair is **excluded** from the denominator and the negatives come from the
+  *other view only*, so ``ℓ = −log(exp(s_ii) / Σ_{j≠i} exp(s_ij))`` can be negative;
+- the loss of an item is the mean of its row (x_i against all y_j) and column (y_i against
+  all x_j) terms.
+
+Computed in log space (``logsumexp``), which is the same number without overflow.
+
+Guards (documented deviations from the reference):
+- ``global_infonce`` with B = 1 has no negatives (the reference gives +inf); it returns 0.
+- ``local_infonce`` gives 0 for graphs with n ≤ 1 node (the reference gives
+  ``−log(S_ii / 1e−12) ≈ −32``, an extreme "very in-distribution" value).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "TAU",
+    "cosine_logits",
+    "global_infonce",
+    "bank_infonce",
+    "local_infonce",
+    "adaptive_weights",
+]
+
+TAU = 0.2
+"""Temperature of every InfoNCE term (hard-coded in the reference)."""
+
+_NORM_EPS = 1e-8
+_DEN_EPS = 1e-12  # the reference's ε in the node-loss denominator
+_LOCAL_BUDGET = 1 << 23  # max floats in one padded [b, n_max, n_max] similarity block
+
+
+def _unit(x: Tensor) -> Tensor:
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(_NORM_EPS)
+
+
+def cosine_logits(x: Tensor, y: Tensor, tau: float = TAU) -> Tensor:
+    """[B, B'] matrix of ``cos(x_i, y_j) / τ``."""
+    return _unit(x) @ _unit(y).T / tau
+
+
+def global_infonce(x: Tensor, y: Tensor, tau: float = TAU) -> Tensor:
+    """The reference ``calc_loss_g`` / ``calc_loss_tree`` (sym): in-batch InfoNCE, per graph [B].
+
+    ``L_i = ½[−log(S_ii / Σ_{j≠i} S_ji) − log(S_ii / Σ_{j≠i} S_ij)]``, ``S = exp(cos/τ)``.
+    """
+    b = x.shape[0]
+    if b < 2:
+        return (x.sum(dim=1) + y.sum(dim=1)) * 0.0  # no negatives; keeps the autograd graph
+    s = cosine_logits(x, y, tau)
+    diag = s.diagonal()
+    off = s.masked_fill(torch.eye(b, dtype=torch.bool, device=s.device), float("-inf"))
+    row = torch.logsumexp(off, dim=1)  # x_i against every other y_j
+    col = torch.logsumexp(off, dim=0)  # y_i against every other x_j
+    return (row + col) / 2 - diag
+
+
+def bank_infonce(x: Tensor, y: Tensor, bank_x: Tensor, bank_y: Tensor,
+                 tau: float = TAU) -> Tensor:
+    """``calc_loss_g`` for queries scored against a fixed negative bank, per query [B].
+
+    Query i's positive pair is (x_i, y_i); its negatives are ``bank_y`` in the row direction and
+    ``bank_x`` in the column direction, exactly the terms it would meet as one member of an
+    in-batch ``calc_loss_g`` over [query, bank]. Each query only ever meets the bank, so the
+    value does not depend on the other queries, their order or the batch size.
+    """
+    if bank_x.shape[0] == 0:
+        return x.new_zeros(x.shape[0])
+    xu, yu = _unit(x), _unit(y)
+    diag = (xu * yu).sum(dim=1) / tau
+    row = torch.logsumexp(xu @ _unit(bank_y).T / tau, dim=1)
+    col = torch.logsumexp(yu @ _unit(bank_x).T / tau, dim=1)
+    return (row + col) / 2 - diag
+
+
+def _local_padded(xu: Tensor, yu: Tensor, gid: Tensor, pos: Tensor, nn: Tensor,
+                  tau: float) -> Tensor:
+    """Node InfoNCE on b graphs padded to [b, n_max, E]; returns per-graph mean loss [b]."""
+    b, n_max, e = nn.shape[0], int(nn.max()), xu.shape[1]
+    xp = xu.new_zeros((b, n_max, e)).index_put((gid, pos), xu)
+    yp = yu.new_zeros((b, n_max, e)).index_put((gid, pos), yu)
+    s = torch.bmm(xp, yp.transpose(1, 2)) / tau  # [b, n_max, n_max], s[g, i, j] = cos(x_i, y_j)/τ
+    ar = torch.arange(n_max, device=xu.device)
+    valid = ar[None, :] < nn[:, None]  # [b, n_max]
+    pair = valid[:, :, None] & valid[:, None, :] & (ar[:, None] != ar[None, :])
+    ex = torch.where(pair, s.exp(), torch.zeros((), dtype=s.dtype, device=s.device))
+    row = torch.log(ex.sum(dim=2) + _DEN_EPS)  # x_i against the other y_j of its graph
+    col = torch.log(ex.sum(dim=1) + _DEN_EPS)  # y_i against the other x_j of its graph
+    node = (row + col) / 2 - s.diagonal(dim1=1, dim2=2)
+    node = torch.where(valid, node, torch.zeros((), dtype=node.dtype, device=node.device))
+    per_graph = node.sum(dim=1) / nn.clamp_min(1).to(node.dtype)
+    return torch.where(nn > 1, per_graph, torch.zeros((), dtype=node.dtype, device=node.device))
+
+
+def local_infonce(x: Tensor, y: Tensor, node_graph: Tensor, num_nodes: Tensor,
+                  tau: float = TAU) -> Tensor:
+    """The reference ``calc_loss_n``: node InfoNCE inside each graph, mean over its nodes [B].
+
+    Node i's positive is (x_i, y_i); negatives are the other nodes *of the same graph* in the
+    other view. Memory is O(Σ n_i²)-ish: graphs are padded to ``[b, n_max, E]`` and compared
+    with one ``bmm`` — never a dense N×N matrix; batches with very uneven sizes, or whose padded
+    block would exceed ``2**23`` floats, are split into size-sorted chunks. Graphs with n ≤ 1
+    get 0.
+
+    Parameters
+    ----------
+    x, y : Tensor [N, E]
+        Node embeddings of the two views (nodes grouped by graph, in graph order).
+    node_graph : LongTensor [N]
+        Graph index of every node (non-decreasing).
+    num_nodes : LongTensor [B]
+        Nodes per graph.
+    """
+    num_nodes = num_nodes.to(torch.long)
+    bsz = num_nodes.shape[0]
+    if bsz == 0:
+        return x.new_zeros(0)
+    xu, yu = _unit(x), _unit(y)
+    offsets = torch.cumsum(num_nodes, 0) - num_nodes
+    pos = torch.arange(x.shape[0], device=x.device) - offsets[node_graph]
+    n_max = int(num_nodes.max())
+    if n_max <= 1:
+        return x.new_zeros(bsz) + 0.0 * (x.sum() + y.sum())
+    n_min = int(num_nodes.min())
+    if bsz * n_max * n_max <= _LOCAL_BUDGET and (n_max <= 2 * n_min + 8 or bsz <= 8):
+        return _local_padded(xu, yu, node_graph, pos, num_nodes, tau)
+    # Skewed or large batch: pad graphs of similar size together (sorted by size, a new chunk
+    # when the padded block would exceed the budget or the size grows by > 1.5x), so the work
+    # stays close to sum(n_i^2) instead of B * n_max^2.
+    order = torch.argsort(num_nodes, stable=True)
+    sizes = num_nodes[order].tolist()
+    out = x.new_zeros(bsz)
+    start = 0
+    while start < bsz:
+        stop, first = start + 1, sizes[start]
+        while (stop < bsz and (stop + 1 - start) * sizes[stop] ** 2 <= _LOCAL_BUDGET
+               and sizes[stop] <= 1.5 * first + 4):
+            stop += 1
+        graphs = order[start:stop]
+        local_id = torch.full((bsz,), -1, dtype=torch.long, device=x.device)
+        local_id[graphs] = torch.arange(graphs.shape[0], device=x.device)
+        sel = local_id[node_graph] >= 0
+        out = out.index_put((graphs,), _local_padded(xu[sel], yu[sel], local_id[node_graph[sel]],
+                                                     pos[sel], num_nodes[graphs], tau))
+        start = stop
+    return out
+
+
+def adaptive_weights(sigmas: Tensor | list[float], alpha: float) -> Tensor:
+    """``w_x = σ_x^α / mean_y(σ_y^α)`` (the code's adaptive weighting; weights average to 1).
+
+    ``sigmas`` are the population stds of the previous epoch's per-graph losses, one per loss
+    term. All-zero σ (or α = 0) gives all ones.
+    """
+    s = torch.as_tensor(sigmas, dtype=torch.float64)
+    p = s.clamp_min(0) ** alpha
+    m = p.mean()
+    if not torch.isfinite(m) or m <= 0:
+        return torch.ones_like(s)
+    return p / m

@@ -1,0 +1,173 @@
+"""Model files: round trip, manifest, hostile files refused, version drift warns."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+os.environ.setdefault("DGLBACKEND", "pytorch")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
+
+import molood  # noqa: E402
+from molood.detector import SEGODetector  # noqa: E402
+from molood.persist import (  # noqa: E402
+    FORMAT_VERSION,
+    MoloodModelError,
+    MoloodVersionWarning,
+    default_model_path,
+    load_model,
+    read_manifest,
+)
+
+ID = ["CCO", "CCCO", "CCN", "CCCN", "CCOC", "CC(C)O", "CCCCO", "CC(C)N", "COC", "CCCC", "CC(C)C",
+      "CCC(C)O", "NCCO", "OCCO", "CCOCC", "CCNCC", "CC(O)CO", "CCCCC", "CCC(N)C", "COCCO"]
+QUERY = ["CCO", "c1ccccc1", "CC(=O)O", "C", "[Na+].[Cl-]", "CCCCCCCCN", "not_a_smiles"]
+
+
+@pytest.fixture(scope="module")
+def det() -> SEGODetector:
+    return SEGODetector(epochs=3, hidden_dim=8, batch_size=8, val_fraction=0.2,
+                        verbose=False).fit(ID)
+
+
+@pytest.fixture(scope="module")
+def model_file(det, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("m") / "toy.molood"
+    det.save(path)
+    return path
+
+
+def test_round_trip_identical_scores(det, model_file):
+    loaded = SEGODetector.load(model_file)
+    np.testing.assert_array_equal(loaded.score(QUERY), det.score(QUERY))
+    np.testing.assert_array_equal(loaded.pvalue(QUERY), det.pvalue(QUERY))
+    np.testing.assert_array_equal(loaded.predict(QUERY, fpr=0.3), det.predict(QUERY, fpr=0.3))
+    assert loaded.get_params() == det.get_params()
+    assert loaded.threshold_ == det.threshold_
+    assert loaded.history_ == det.history_
+    again = molood.load_model(model_file)
+    np.testing.assert_array_equal(again.score(QUERY), det.score(QUERY))
+
+
+def test_manifest_contents(det, model_file):
+    m = read_manifest(model_file)
+    assert m["format"] == "molood-model" and m["format_version"] == FORMAT_VERSION
+    assert set(m["versions"]) >= {"molood", "torch", "dgl", "rdkit"}
+    assert m["params"]["epochs"] == 3 and m["mode"] == "default" and m["seed"] == 0
+    assert m["featurizer"]["largest_fragment"] is False and m["featurizer"]["leaf_dim"] == 20
+    assert m["training_set"]["n_fit"] == len(ID) and len(m["training_set"]["graphs_sha256"]) == 64
+    assert m["training_set"]["smiles_sha256"] == det.train_smiles_sha256_
+    assert m["calibration"]["n_cal"] == 4 and m["calibration"]["fpr"] == 0.05
+    assert set(m["calibration"]["stats"]) == {"mu_g", "sd_g", "mu_n", "sd_n"}
+    assert m["bank"]["size"] == det.bank_f_.shape[0] and len(m["history"]) == 3
+    # tensors only, nothing but the known keys
+    keys = set(load_file(str(model_file)))
+    assert {"bank.g_f", "bank.g_s", "calibration.scores"} <= keys
+    assert all(k.startswith(("net.", "bank.", "calibration.")) for k in keys)
+
+
+def test_training_hash_is_order_independent_for_smiles():
+    kw = dict(epochs=1, hidden_dim=8, batch_size=8, verbose=False)
+    a = SEGODetector(**kw).fit(ID)
+    b = SEGODetector(**kw).fit(ID[::-1])
+    assert a.train_smiles_sha256_ == b.train_smiles_sha256_
+    assert a.train_sha256_ != b.train_sha256_  # graph bytes follow input order
+
+
+class _Boom:
+    def __reduce__(self):
+        return (Path.touch, (Path(os.environ["MOLOOD_TEST_MARKER"]),))
+
+
+def _hostile_files(tmp_path: Path, model_file: Path) -> dict[str, Path]:
+    files = {}
+    p = tmp_path / "torch_save.molood"
+    torch.save({"net.x": torch.zeros(2), "boom": _Boom()}, p)
+    files["torch.save"] = p
+    p = tmp_path / "raw_pickle.molood"
+    p.write_bytes(pickle.dumps(_Boom()))
+    files["pickle"] = p
+    p = tmp_path / "garbage.molood"
+    p.write_bytes(np.random.RandomState(0).bytes(4096))
+    files["garbage"] = p
+    p = tmp_path / "empty.molood"
+    p.write_bytes(b"")
+    files["empty"] = p
+    raw = model_file.read_bytes()
+    for frac in (0.5, 0.999):
+        p = tmp_path / f"trunc{frac}.molood"
+        p.write_bytes(raw[:int(len(raw) * frac)])
+        files[f"truncated {frac}"] = p
+    p = tmp_path / "head.molood"
+    p.write_bytes(raw[:5])
+    files["5 bytes"] = p
+    p = tmp_path / "zip.molood"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("a.txt", "hello")
+    p.write_bytes(buf.getvalue())
+    files["zip"] = p
+    p = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(3)}, str(p), metadata={"format": "pt"})
+    files["foreign safetensors"] = p
+    p = tmp_path / "json.molood"
+    p.write_text(json.dumps({"format": "molood-model"}))
+    files["json"] = p
+    return files
+
+
+def test_hostile_files_refused_without_executing(tmp_path, model_file, monkeypatch):
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("MOLOOD_TEST_MARKER", str(marker))
+    for name, path in _hostile_files(tmp_path, model_file).items():
+        with pytest.raises(MoloodModelError) as info:
+            load_model(path)
+        assert str(path) in str(info.value), name
+        assert isinstance(info.value, ValueError)
+    assert not marker.exists()
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.molood")
+
+
+def test_tampered_tensors_refused(tmp_path, model_file):
+    tensors = load_file(str(model_file))
+    meta = {"molood": json.dumps(read_manifest(model_file))}
+    del tensors["bank.g_s"]
+    p = tmp_path / "nobank.molood"
+    save_file(tensors, str(p), metadata=meta)
+    with pytest.raises(MoloodModelError, match="incomplete"):
+        load_model(p)
+
+
+def test_version_drift_warns(tmp_path, model_file):
+    m = read_manifest(model_file)
+    m["versions"]["molood"] = "0.0.1"
+    m["versions"]["torch"] = "1.8.0"
+    p = tmp_path / "old.molood"
+    save_file(load_file(str(model_file)), str(p), metadata={"molood": json.dumps(m)})
+    with pytest.warns(MoloodVersionWarning, match="molood 0.0.1.*torch 1.8.0"):
+        old = load_model(p)
+    assert np.isfinite(old.score(["CCO"])).all()
+    m["format_version"] = FORMAT_VERSION + 1
+    save_file(load_file(str(model_file)), str(p), metadata={"molood": json.dumps(m)})
+    with pytest.raises(MoloodModelError, match="format version"):
+        load_model(p)
+
+
+def test_default_model_path():
+    p = default_model_path()
+    assert p.name == "default.molood" and p.parent.name == "models"
+    assert p.parent.parent == Path(molood.__file__).resolve().parent
+    if not p.exists():
+        with pytest.raises(FileNotFoundError, match="molood train"):
+            load_model()
+    else:
+        assert isinstance(load_model(), SEGODetector)
