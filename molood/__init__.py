@@ -16,7 +16,7 @@ _LAZY: dict[str, str] = {
     "SEGODetector": "molood.detector",
     "load_model": "molood.persist",
     "default_model_path": "molood.persist",
-    "screen": "molood.screen",
+    "screen": "molood.screening",
     "smiles_to_graph": "molood.featurize",
     "mol_to_graph": "molood.featurize",
     "smiles_to_batch": "molood.featurize",
@@ -27,11 +27,11 @@ _LAZY: dict[str, str] = {
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
-    from molood.codingtree import build_coding_tree, structural_entropy
-    from molood.detector import SEGODetector
-    from molood.featurize import mol_to_graph, smiles_to_batch, smiles_to_graph
-    from molood.persist import default_model_path, load_model
-    from molood.screen import screen
+    from molood.codingtree import build_coding_tree, structural_entropy  # noqa: F401
+    from molood.detector import SEGODetector  # noqa: F401
+    from molood.featurize import mol_to_graph, smiles_to_batch, smiles_to_graph  # noqa: F401
+    from molood.persist import default_model_path, load_model  # noqa: F401
+    from molood.screening import screen  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
@@ -47,12 +47,4 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-def _register_accessor() -> None:
-    try:
-        importlib.import_module("molood.accessor")
-    except ModuleNotFoundError as exc:  # accessor module not built yet / pandas missing
-        if exc.name not in ("molood.accessor", "pandas"):
-            raise
-
-
-_register_accessor()
+from molood import accessor as _accessor  # noqa: E402,F401  registers DataFrame.molood

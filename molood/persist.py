@@ -133,8 +133,15 @@ def save_model(det: "SEGODetector", path: str | os.PathLike) -> Path:
     meta = {"molood": json.dumps(manifest, allow_nan=False, default=_jsonable)}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    try:
+        save_file(tensors, str(tmp), metadata=meta)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # a readable file, as open() would create it
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -150,13 +157,18 @@ def _read_checked(path: Path) -> tuple[bytes, dict[str, Any]]:
     hint = "Model files are written by SEGODetector.save() / `molood train`."
     if len(raw) == 0:
         raise MoloodModelError(f"{path} is empty, not a molood model file. {hint}")
-    if raw[:2] == b"PK" or raw[:1] == b"\x80":
-        raise MoloodModelError(f"{path} looks like a pickle / torch.save archive; molood model "
-                               f"files are safetensors and pickles are never loaded. {hint}")
+    # A safetensors header length may start with byte 0x80 (pickle's PROTO opcode), so the
+    # pickle / zip hint is only given once the file has failed to parse as safetensors.
+    looks_pickled = raw[:2] == b"PK" or raw[:1] == b"\x80"
+    pickle_msg = (f"{path} looks like a pickle / torch.save archive; molood model files are "
+                  f"safetensors and pickles are never loaded. {hint}")
     if len(raw) < 8:
-        raise MoloodModelError(f"{path} is truncated ({len(raw)} bytes). {hint}")
+        raise MoloodModelError(pickle_msg if looks_pickled else
+                               f"{path} is truncated ({len(raw)} bytes). {hint}")
     (n,) = struct.unpack("<Q", raw[:8])
-    if n > min(len(raw) - 8, _MAX_HEADER):
+    if n > min(len(raw) - 8, _MAX_HEADER) or raw[8:9] != b"{":
+        if looks_pickled:
+            raise MoloodModelError(pickle_msg)
         raise MoloodModelError(f"{path} is not a molood model file (bad or truncated safetensors "
                                f"header: {n} header bytes declared, file has {len(raw)}). {hint}")
     try:

@@ -1,0 +1,118 @@
+"""Ordered, bounded process-parallel map: molood's one parallelism helper for streaming work.
+
+``ordered_map(fn, items, n_jobs)`` yields ``fn(*item)`` in input order. With ``n_jobs`` 0/1/None
+it runs in-process (no pool, no pickling). Otherwise it uses a ``spawn`` process pool (a forked
+child of a process that already ran torch can deadlock in OpenMP), keeps at most
+``max_in_flight`` items submitted at once (so a huge stream never piles up in memory, unlike
+``Pool.imap``, whose feeder thread drains the whole input iterator), and consumes ``items``
+lazily.
+
+Workers ignore SIGINT (Ctrl-C is handled once, in the parent, which then terminates them) and
+exit on their own when their parent dies (SIGKILL, power loss of the parent is not a concern),
+so they never outlive an interrupted run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Callable, Iterable, Iterator
+
+__all__ = ["resolve_n_jobs", "ordered_map"]
+
+
+def resolve_n_jobs(n_jobs: int | None) -> int:
+    """scikit-learn convention: None/0/1 → 1 (serial), -1 → all cores, -k → cores + 1 − k."""
+    if n_jobs is None or n_jobs == 0:
+        return 1
+    n_jobs = int(n_jobs)
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return n_jobs
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _worker_init(parent: int, init: Callable[..., None] | None, initargs: tuple) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if init is not None:
+        init(*initargs)
+
+
+def _terminate(ex: ProcessPoolExecutor) -> None:
+    """Stop the workers now (a running chunk is discarded, not waited for)."""
+    if hasattr(ex, "terminate_workers"):  # Python >= 3.14
+        ex.terminate_workers()
+        return
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(5)
+
+
+def ordered_map(fn: Callable[..., Any], items: Iterable[tuple], n_jobs: int | None = 1, *,
+                initializer: Callable[..., None] | None = None, initargs: tuple = (),
+                max_in_flight: int | None = None) -> Iterator[Any]:
+    """Yield ``fn(*item)`` for each tuple in ``items``, in order.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level function (it is pickled by reference for the workers).
+    items : iterable of tuple
+        Argument tuples; consumed lazily, at most ``max_in_flight`` ahead of the results.
+    n_jobs : int or None
+        Worker processes (see :func:`resolve_n_jobs`); 1 runs in this process.
+    initializer, initargs
+        Run once per worker before any item (e.g. load a model into a module global). With
+        ``n_jobs == 1`` it runs once in this process.
+    max_in_flight : int, optional
+        Items submitted but not yet yielded (default ``2 * n_jobs``).
+    """
+    n = resolve_n_jobs(n_jobs)
+    if n == 1:
+        if initializer is not None:
+            initializer(*initargs)
+        for item in items:
+            yield fn(*item)
+        return
+    limit = max(n, int(max_in_flight or 2 * n))
+    ex = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"),
+                             initializer=_worker_init,
+                             initargs=(os.getpid(), initializer, initargs))
+    pending: deque[Future] = deque()
+    finished = False
+    try:
+        it = iter(items)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < limit:
+                try:
+                    item = next(it)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending.append(ex.submit(fn, *item))
+            if not pending:
+                break
+            yield pending.popleft().result()
+        finished = True
+    finally:
+        if finished:
+            ex.shutdown(wait=True)
+        else:  # error, Ctrl-C or the consumer stopped early: do not wait for running chunks
+            _terminate(ex)
