@@ -162,6 +162,21 @@ def test_version_drift_warns(tmp_path, model_file):
         load_model(p)
 
 
+def test_header_length_starting_with_pickle_opcode_loads(tmp_path, det, model_file):
+    """A valid file whose 8-byte header length begins with 0x80 (pickle's PROTO byte) loads."""
+    tensors = load_file(str(model_file))
+    m = read_manifest(model_file)
+    p = tmp_path / "x80.molood"
+    for pad in range(0, 400):
+        m["note"] = "x" * pad
+        save_file(tensors, str(p), metadata={"molood": json.dumps(m)})
+        if p.read_bytes()[:1] == b"\x80":
+            break
+    else:  # pragma: no cover - safetensors pads headers to 8 bytes, so 32 tries suffice
+        pytest.fail("could not produce a header length whose first byte is 0x80")
+    np.testing.assert_array_equal(load_model(p).score(QUERY), det.score(QUERY))
+
+
 def test_default_model_path():
     p = default_model_path()
     assert p.name == "default.molood" and p.parent.name == "models"
