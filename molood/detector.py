@@ -26,10 +26,13 @@ Both modes differ from the published code where screening needs it:
    ID training-graph embeddings stored with the model (query + 127 negatives mirrors a training
    batch of 128): the global term is ``calc_loss_g``'s formula with the query's own pair as the
    positive and the bank as negatives in both directions; the local term is intra-graph.
-   Inference runs in float64, so a score does not change with batch size, order or neighbours
-   (differences ~1e-13). Faithful-mode μ/σ still come from training batches, so its z-scores
-   carry the code's train/test offset (e.g. log of the number of negatives); the conformal
-   calibration below absorbs it.
+   Embeddings are computed in float32 with row-independent matrix products (a graph's
+   embeddings are bit for bit the same in any batch) and the loss arithmetic in float64, so a
+   score does not change with batch size, order or neighbours (differences ~1e-15, from the
+   float64 bank products). Scores differ from a float64 forward pass by ~4e-5; bank
+   embeddings and calibration scores are computed by this same path at fit time. Faithful-mode
+   μ/σ still come from training batches, so its z-scores carry the code's train/test offset
+   (e.g. log of the number of negatives); the conformal calibration below absorbs it.
 2. **Held-out calibration.** ``val_fraction`` (10%) of the ID molecules is held out of training
    (chosen deterministically from ``seed``). Their final scores are the split-conformal
    calibration set: ``pvalue = (1 + #{cal ≥ s}) / (n_cal + 1)``, and the default flag threshold
@@ -47,7 +50,6 @@ Both modes differ from the published code where screening needs it:
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import inspect
 import logging
@@ -57,13 +59,12 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence
 
 import numpy as np
 
 os.environ.setdefault("DGLBACKEND", "pytorch")
 
-import dgl  # noqa: E402
 import torch  # noqa: E402
 
 from molood.calibrate import (  # noqa: E402
@@ -77,8 +78,12 @@ from molood.losses import (  # noqa: E402
     bank_infonce,
     global_infonce,
     local_infonce,
+    local_infonce_eval,
 )
-from molood.model import SEGONet  # noqa: E402
+from molood.model import InferenceNet, SEGONet  # noqa: E402
+
+if TYPE_CHECKING:  # pragma: no cover
+    import dgl
 
 __all__ = ["SEGODetector", "NotFittedError"]
 
@@ -136,6 +141,8 @@ def _prepare(ga: GraphArrays, with_leaf: bool) -> _Prepared:
 
 def _assemble(p: _Prepared, idx: np.ndarray) -> _Batch:
     """Graphs ``idx`` of ``p`` as one batched DGL graph plus aligned node tensors."""
+    import dgl  # only training builds DGL graphs (scoring uses _gather + InferenceNet)
+
     nn_, ne = p.num_nodes[idx], p.num_edges[idx]
     node_sel = _ranges(p.node_offsets[idx], nn_)
     edge_sel = _ranges(p.edge_offsets[idx], ne)
@@ -153,6 +160,29 @@ def _assemble(p: _Prepared, idx: np.ndarray) -> _Batch:
         node_graph=torch.repeat_interleave(torch.arange(len(idx)), num_nodes),
         num_nodes=num_nodes, size=len(idx),
     )
+
+
+def _gather(p: _Prepared, idx: np.ndarray
+            ) -> tuple[torch.Tensor, torch.Tensor, "torch.Tensor | slice | None", np.ndarray]:
+    """Edges (renumbered), node selection and node counts of graphs ``idx`` of ``p`` without
+    building a DGL graph; a run of consecutive graphs is a plain slice."""
+    idx = np.asarray(idx, dtype=np.int64)
+    nn_ = p.num_nodes[idx]
+    if len(idx) and idx[-1] - idx[0] == len(idx) - 1 and np.all(np.diff(idx) == 1):
+        a, b = int(idx[0]), int(idx[-1]) + 1
+        n0, n1 = int(p.node_offsets[a]), int(p.node_offsets[b])
+        e0, e1 = int(p.edge_offsets[a]), int(p.edge_offsets[b])
+        src = torch.from_numpy(p.src[e0:e1] - n0)
+        dst = torch.from_numpy(p.dst[e0:e1] - n0)
+        sel = None if (n0 == 0 and n1 == p.x.shape[0]) else slice(n0, n1)
+        return src, dst, sel, nn_.copy()
+    ne = p.num_edges[idx]
+    node_sel = _ranges(p.node_offsets[idx], nn_)
+    edge_sel = _ranges(p.edge_offsets[idx], ne)
+    new_no = np.concatenate([[0], np.cumsum(nn_)[:-1]]).astype(np.int64)
+    shift = np.repeat(new_no - p.node_offsets[idx], ne)
+    return (torch.from_numpy(p.src[edge_sel] + shift), torch.from_numpy(p.dst[edge_sel] + shift),
+            torch.from_numpy(node_sel), nn_.copy())
 
 
 def _tree_tensors(trees: Sequence[Any]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -500,9 +530,8 @@ class SEGODetector:
         rng = np.random.RandomState(int(self.seed) + 1)
         bank_idx = np.sort(rng.choice(train_idx, size=min(int(self.bank_size), len(train_idx)),
                                       replace=False))
-        self._net64 = None
-        with torch.no_grad():
-            emb = self._embed(data, bank_idx, batch_size=256)
+        self._infer = None
+        emb = self._embed(data, bank_idx, batch_size=256)
         self.bank_f_, self.bank_s_ = emb["g_f"], emb["g_s"]
         self.bank_index_ = bank_idx
         self.n_fit_, self.n_train_, self.n_val_ = len(ga), len(train_idx), len(val_idx)
@@ -535,43 +564,53 @@ class SEGODetector:
                     t_trees)
 
     # ------------------------------------------------------------------ scoring internals
-    def _scoring_net(self) -> SEGONet:
-        """A float64 eval-mode copy of ``net_`` for inference.
+    def _scoring_net(self) -> InferenceNet:
+        """The float32, DGL-free inference copy of ``net_`` (built once, see
+        :class:`~molood.model.InferenceNet`).
 
-        Float32 matrix products give results that differ in the last bits with the number of
-        rows in the product; divided by a small σ that showed up as ~1e-5 score differences
-        between batch sizes. In float64 such effects are ~1e-13, so a score is a function of the
-        molecule alone.
+        Embeddings are computed in float32, with every matrix product row-independent, so a
+        graph's embeddings are bit for bit the same in any batch; the losses (cosines,
+        logsumexp, means) are computed in float64. Bank embeddings and calibration scores are
+        computed by this same path at fit time.
         """
-        net = getattr(self, "_net64", None)
+        net = getattr(self, "_infer", None)
         if net is None:
-            net = copy.deepcopy(self.net_).double().eval()
-            net.requires_grad_(False)
-            self._net64 = net
+            net = InferenceNet.from_module(self.net_)
+            self._infer = net
         return net
 
-    def _forward64(self, data: _Prepared,
-                   idx: np.ndarray) -> tuple[_Batch, dict[str, torch.Tensor]]:
-        b = _assemble(data, idx)
-        out = self._scoring_net()(b.graph, b.x.double(), b.topo.double(), b.node_graph, b.size)
-        return b, out
+    def _forward_eval(self, data: _Prepared, idx: np.ndarray
+                      ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """(node_graph, num_nodes, float32 embeddings) of graphs ``idx`` of ``data``."""
+        src, dst, sel, nn_ = _gather(data, idx)
+        num_nodes = torch.from_numpy(nn_)
+        node_graph = torch.repeat_interleave(torch.arange(len(idx)), num_nodes)
+        if sel is None:
+            x, topo = data.x, data.topo
+        elif isinstance(sel, slice):
+            x, topo = data.x[sel], data.topo[sel]
+        else:
+            x, topo = data.x.index_select(0, sel), data.topo.index_select(0, sel)
+        out = self._scoring_net()(x, topo, src, dst, node_graph, len(idx))
+        return node_graph, num_nodes, out
 
     def _embed(self, data: _Prepared, idx: np.ndarray, batch_size: int) -> dict[str, torch.Tensor]:
         outs: list[dict[str, torch.Tensor]] = []
         for s in range(0, len(idx), batch_size):
-            outs.append(self._forward64(data, idx[s:s + batch_size])[1])
-        return {k: torch.cat([o[k] for o in outs]) for k in ("g_f", "g_s")}
+            outs.append(self._forward_eval(data, idx[s:s + batch_size])[2])
+        return {k: torch.cat([o[k] for o in outs]).double() for k in ("g_f", "g_s")}
 
     def _components(self, data: _Prepared, idx: np.ndarray,
                     batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-graph (global-vs-bank loss, local loss, num_nodes); independent of batching."""
         l_g, l_n = [], []
         bank_f, bank_s = self.bank_f_.double(), self.bank_s_.double()
-        with torch.no_grad():
+        with torch.inference_mode():
             for s in range(0, len(idx), batch_size):
-                b, out = self._forward64(data, idx[s:s + batch_size])
-                l_g.append(bank_infonce(out["g_f"], out["g_s"], bank_f, bank_s))
-                l_n.append(local_infonce(out["n_f"], out["n_s"], b.node_graph, b.num_nodes))
+                _, num_nodes, out = self._forward_eval(data, idx[s:s + batch_size])
+                l_g.append(bank_infonce(out["g_f"].double(), out["g_s"].double(),
+                                        bank_f, bank_s))
+                l_n.append(local_infonce_eval(out["n_f"], out["n_s"], num_nodes))
         nn_ = data.num_nodes[idx]
         if not l_g:
             return np.zeros(0), np.zeros(0), nn_

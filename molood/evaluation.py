@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 __all__ = [
-    "Split", "paper_split", "canonical_smiles", "dedup_ood", "dedup_id_test",
+    "Split", "paper_split", "leaky_split", "canonical_smiles", "dedup_ood", "dedup_id_test",
     "auroc", "aupr", "fpr_at_tpr", "fpr95", "knn_tanimoto_scores", "graph_hashes",
 ]
 
@@ -72,6 +72,21 @@ def paper_split(n_id: int, seed: int, train_frac: float = 0.9, cal_frac: float =
     n_cal = int(n_train * cal_frac)
     fit, test = perm[:n_train], perm[n_train:]
     return Split(train=np.sort(fit[n_cal:]), cal=np.sort(fit[:n_cal]), id_test=np.sort(test))
+
+
+def leaky_split(n_id: int, seed: int, train_frac: float = 0.9, cal_frac: float = 0.1) -> Split:
+    """The authors' double draw (spec §6), for ablations only: NOT a valid evaluation split.
+
+    ``train``/``cal`` equal :func:`paper_split`'s for the same seed (first permutation of the
+    seeded generator); ``id_test`` is the test part of a *second* permutation drawn from the
+    same generator, as SEGO's ``treecl.py`` does by calling ``get_ood_dataset`` twice. About
+    ``train_frac`` of these ID-test entries are therefore training entries.
+    """
+    base = paper_split(n_id, seed, train_frac, cal_frac)
+    rng = np.random.default_rng(seed)
+    rng.permutation(n_id)  # the first draw, already used by ``base``
+    second = rng.permutation(n_id).astype(np.int64)
+    return Split(train=base.train, cal=base.cal, id_test=np.sort(second[int(n_id * train_frac):]))
 
 
 # ----------------------------------------------------------------------------------- duplicates

@@ -28,6 +28,7 @@ __all__ = [
     "global_infonce",
     "bank_infonce",
     "local_infonce",
+    "local_infonce_eval",
     "adaptive_weights",
 ]
 
@@ -152,6 +153,61 @@ def local_infonce(x: Tensor, y: Tensor, node_graph: Tensor, num_nodes: Tensor,
         out = out.index_put((graphs,), _local_padded(xu[sel], yu[sel], local_id[node_graph[sel]],
                                                      pos[sel], num_nodes[graphs], tau))
         start = stop
+    return out
+
+
+_EVAL_PAD = 8  # local_infonce_eval pads a graph of n nodes to the next multiple of this
+
+
+def local_infonce_eval(x: Tensor, y: Tensor, num_nodes: Tensor, tau: float = TAU) -> Tensor:
+    """:func:`local_infonce` for scoring: the same per-graph loss [B] (float64) from float32 node
+    embeddings, without autograd, and independent of the other graphs of the batch.
+
+    The within-graph dot products ``x_i · y_j`` are one float32 ``bmm`` per size class: a graph
+    of n nodes is zero-padded to ``8·⌈n/8⌉`` rows whatever the batch holds, so its products
+    have the same shape, hence the same bits, in any batch (a padding that followed the largest
+    graph of the batch would change them in the last bits). Norms, cosines, ``exp``/``log`` and
+    means are float64; padded rows and columns are masked out exactly.
+
+    Parameters
+    ----------
+    x, y : Tensor [N, E]
+        Node embeddings of the two views (nodes grouped by graph, in graph order), float32.
+    num_nodes : LongTensor [B]
+        Nodes per graph.
+    """
+    num_nodes = num_nodes.to(torch.long)
+    bsz = num_nodes.shape[0]
+    out = torch.zeros(bsz, dtype=torch.float64)
+    if bsz == 0 or int(num_nodes.max()) <= 1:
+        return out
+    with torch.inference_mode():
+        nx = torch.linalg.vector_norm(x, dim=1, dtype=torch.float64).clamp_min_(_NORM_EPS)
+        ny = torch.linalg.vector_norm(y, dim=1, dtype=torch.float64).clamp_min_(_NORM_EPS)
+        e = x.shape[1]
+        offsets = torch.cumsum(num_nodes, 0) - num_nodes
+        padded = (num_nodes + (_EVAL_PAD - 1)) // _EVAL_PAD * _EVAL_PAD
+        for p in torch.unique(padded[num_nodes > 1]).tolist():
+            graphs = torch.nonzero((padded == p) & (num_nodes > 1)).squeeze(1)
+            b, nn_ = graphs.shape[0], num_nodes[graphs]
+            ar = torch.arange(p)
+            valid = ar[None, :] < nn_[:, None]  # [b, p]
+            node = (offsets[graphs][:, None] + ar[None, :])[valid]  # node ids, graph-major
+            slot = (torch.arange(b)[:, None] * p + ar[None, :])[valid]
+            xp = x.new_zeros((b * p, e)).index_copy_(0, slot, x.index_select(0, node))
+            yp = y.new_zeros((b * p, e)).index_copy_(0, slot, y.index_select(0, node))
+            dots = torch.bmm(xp.view(b, p, e), yp.view(b, p, e).transpose(1, 2)).double()
+            nxp = torch.ones(b * p, dtype=torch.float64).index_copy_(0, slot, nx[node])
+            nyp = torch.ones(b * p, dtype=torch.float64).index_copy_(0, slot, ny[node])
+            s = dots.div_(nxp.view(b, p, 1)).div_(nyp.view(b, 1, p)).div_(tau)
+            diag = s.diagonal(dim1=1, dim2=2).clone()  # [b, p]
+            pair = valid[:, :, None] & valid[:, None, :]
+            pair.diagonal(dim1=1, dim2=2).fill_(False)
+            ex = s.exp_().mul_(pair)
+            row = ex.sum(dim=2).add_(_DEN_EPS).log_()  # x_i against the other y_j of its graph
+            col = ex.sum(dim=1).add_(_DEN_EPS).log_()  # y_i against the other x_j of its graph
+            per_node = (row + col).div_(2).sub_(diag).mul_(valid)
+            out[graphs] = per_node.sum(dim=1) / nn_.to(torch.float64)
     return out
 
 

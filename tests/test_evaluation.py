@@ -157,3 +157,16 @@ def test_import_is_light():
             "bad = [m for m in ('torch', 'dgl', 'sklearn', 'rdkit') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_leaky_split_reproduces_the_double_draw():
+    """Ablation split: same training part as paper_split, ID test mostly inside training."""
+    from molood.evaluation import leaky_split, paper_split
+
+    clean, leaky = paper_split(1000, 3), leaky_split(1000, 3)
+    np.testing.assert_array_equal(leaky.train, clean.train)
+    np.testing.assert_array_equal(leaky.cal, clean.cal)
+    assert len(leaky.id_test) == len(clean.id_test) == 100
+    assert not np.intersect1d(clean.id_test, clean.fit).size
+    seen = np.isin(leaky.id_test, leaky.fit).mean()
+    assert 0.8 <= seen <= 0.97  # ~90% of the "test" molecules were trained on

@@ -124,3 +124,24 @@ def test_adaptive_weights():
     assert w.mean().item() == pytest.approx(1.0)
     np.testing.assert_allclose(adaptive_weights([1.0, 2.0, 4.0], 0.0).numpy(), 1.0)
     np.testing.assert_allclose(adaptive_weights([0.0, 0.0, 0.0], 0.5).numpy(), 1.0)
+
+
+def test_local_infonce_eval_matches_and_ignores_neighbours():
+    from molood.losses import local_infonce_eval
+
+    g = torch.Generator().manual_seed(0)
+    sizes = [1, 2, 7, 8, 9, 16, 25, 3, 40]
+    nn = torch.tensor(sizes)
+    x = torch.randn(sum(sizes), 24, generator=g)
+    y = torch.randn(sum(sizes), 24, generator=g)
+    x[3] = 0.0  # an all-zero embedding stays finite (norm floor)
+    node_graph = torch.repeat_interleave(torch.arange(len(sizes)), nn)
+    ref = local_infonce(x.double(), y.double(), node_graph, nn)
+    got = local_infonce_eval(x, y, nn)
+    assert got.dtype == torch.float64 and torch.isfinite(got).all()
+    torch.testing.assert_close(got, ref, rtol=0, atol=1e-5)
+    assert got[0] == 0.0 and got[7] != 0.0
+    # graph 6 (25 nodes) alone: the same bits
+    lo = sum(sizes[:6])
+    alone = local_infonce_eval(x[lo:lo + 25], y[lo:lo + 25], torch.tensor([25]))
+    assert torch.equal(alone[0], got[6])
