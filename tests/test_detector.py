@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from rdkit import Chem  # noqa: E402
 
-from molood.detector import NotFittedError, SEGODetector  # noqa: E402
+from molood.detector import NotFittedError, SEGODetector, _prepare  # noqa: E402
+from molood.featurize import smiles_to_arrays  # noqa: E402
 from molood.graphs import GraphArrays  # noqa: E402
 from molood.model import SEGONet  # noqa: E402
 
@@ -124,6 +125,24 @@ def test_scores_independent_of_batch_order_and_neighbours(fitted, data):
     extra = data.draw(st.lists(st.sampled_from(TRAIN[:30] + AROMATIC), max_size=5))
     got = fitted.score([QUERY[i] for i in idx] + extra, batch_size=bs)[:len(idx)]
     np.testing.assert_allclose(got, ref[idx], atol=1e-5, rtol=0)
+
+
+def test_score_in_batches_is_the_codes_transductive_score(fitted):
+    """Paper-reproduction scoring: in-batch global term, so it depends on the batch."""
+    from molood.losses import global_infonce
+
+    q = QUERY + ["not_a_smiles"]
+    one = fitted.score_in_batches(q, batch_size=len(q), random_state=0)
+    assert np.isnan(one[-1]) and np.isfinite(one[:-1]).all()
+    np.testing.assert_array_equal(one, fitted.score_in_batches(q, batch_size=len(q)))
+    comps = fitted.score_components(QUERY)
+    ga, _ = smiles_to_arrays(QUERY)
+    emb = fitted._embed(_prepare(ga, with_leaf=False), np.arange(len(ga)), 512)
+    l_g = global_infonce(emb["g_f"], emb["g_s"]).numpy()  # one batch holding every query
+    np.testing.assert_allclose(one[:-1], fitted._combine(l_g, comps["local"], ga.num_nodes),
+                               rtol=1e-9, atol=1e-9)
+    small = fitted.score_in_batches(QUERY, batch_size=3, random_state=0)
+    assert np.abs(small - one[:-1]).max() > 1e-3  # neighbours change the score
 
 
 def test_invalid_smiles_in_fit_and_score():
