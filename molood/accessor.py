@@ -50,21 +50,21 @@ class MoloodAccessor:
         ``molood_status`` (``"ok"`` or the reason). Join it with ``df.join(...)`` or
         ``pd.concat([df, ...], axis=1)``.
         """
-        from molood.screening import score_frame
+        from molood.scoring import score_frame
 
         return score_frame(self._df, smiles_col=smiles_col, model=model, fpr=fpr)
 
     def score(self, smiles_col: str | None = None,
               model: str | os.PathLike | SEGODetector | None = None) -> pd.Series:
         """OOD score per row (Series ``molood_score``, float64, NaN for invalid molecules)."""
-        from molood.screening import SCORE_COLUMN
+        from molood.columns import SCORE_COLUMN
 
         return self.screen(smiles_col, model)[SCORE_COLUMN]
 
     def pvalue(self, smiles_col: str | None = None,
                model: str | os.PathLike | SEGODetector | None = None) -> pd.Series:
         """Conformal p-value per row (Series ``molood_pvalue``; small = OOD; NaN if invalid)."""
-        from molood.screening import PVALUE_COLUMN
+        from molood.columns import PVALUE_COLUMN
 
         return self.screen(smiles_col, model)[PVALUE_COLUMN]
 
@@ -76,6 +76,6 @@ class MoloodAccessor:
         be scored — an invalid molecule is neither in- nor out-of-distribution. Use
         ``.fillna(False)`` (or ``.fillna(True)``) to choose.
         """
-        from molood.screening import IS_OOD_COLUMN
+        from molood.columns import IS_OOD_COLUMN
 
         return self.screen(smiles_col, model, fpr=fpr)[IS_OOD_COLUMN]

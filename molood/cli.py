@@ -50,7 +50,7 @@ def _errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(str(exc)) from exc
         except Exception as exc:  # model/resume errors; anything else is a bug: traceback
             from molood.persist import MoloodModelError
-            from molood.screening import MoloodResumeError
+            from molood.workdir import MoloodResumeError
 
             if isinstance(exc, (MoloodModelError, MoloodResumeError, ValueError)):
                 raise click.ClickException(str(exc)) from exc
@@ -285,7 +285,7 @@ def info(model: str | None, as_json: bool) -> None:
       molood info my.molood --json | jq .calibration
     """
     from molood.persist import default_model_path, read_manifest
-    from molood.screening import file_sha256
+    from molood.scoring import file_sha256
 
     path = model if model is not None else str(default_model_path())
     if not os.path.isfile(path):

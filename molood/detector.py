@@ -58,8 +58,7 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence
+from typing import Any, Iterable, Literal
 
 import numpy as np
 
@@ -67,12 +66,20 @@ os.environ.setdefault("DGLBACKEND", "pytorch")
 
 import torch  # noqa: E402
 
+from molood._batching import (  # noqa: E402
+    Prepared,
+    assemble,
+    gather,
+    minibatches,
+    prepare,
+    tree_tensors,
+)
 from molood.calibrate import (  # noqa: E402
     conformal_pvalues,
     conformal_threshold,
     zscore_stats,
 )
-from molood.graphs import GraphArrays, _ranges  # noqa: E402
+from molood.graphs import GraphArrays  # noqa: E402
 from molood.losses import (  # noqa: E402
     adaptive_weights,
     bank_infonce,
@@ -81,9 +88,6 @@ from molood.losses import (  # noqa: E402
     local_infonce_eval,
 )
 from molood.model import InferenceNet, SEGONet  # noqa: E402
-
-if TYPE_CHECKING:  # pragma: no cover
-    import dgl
 
 __all__ = ["SEGODetector", "NotFittedError"]
 
@@ -94,125 +98,6 @@ class NotFittedError(ValueError, AttributeError):
     """Raised when a detector method needs a fitted model (sklearn-compatible base classes)."""
 
 
-# ----------------------------------------------------------------------------- prepared data
-@dataclass
-class _Prepared:
-    """Model-ready tensors of a whole graph set, computed once (features never per batch)."""
-
-    x: torch.Tensor          # float32 [N, F]
-    topo: torch.Tensor       # float32 [N, 32]
-    leaf: torch.Tensor | None  # float32 [N, F_leaf + 11] (training only)
-    src: np.ndarray
-    dst: np.ndarray
-    num_nodes: np.ndarray
-    num_edges: np.ndarray
-    node_offsets: np.ndarray
-    edge_offsets: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.num_nodes.shape[0])
-
-
-@dataclass
-class _Batch:
-    graph: dgl.DGLGraph
-    x: torch.Tensor
-    topo: torch.Tensor
-    leaf: torch.Tensor | None
-    node_graph: torch.Tensor
-    num_nodes: torch.Tensor
-    size: int
-
-
-def _prepare(ga: GraphArrays, with_leaf: bool) -> _Prepared:
-    from molood import featurize
-
-    return _Prepared(
-        x=torch.from_numpy(np.ascontiguousarray(ga.x, dtype=np.float32)),
-        topo=torch.from_numpy(np.ascontiguousarray(featurize.topo_features(ga), dtype=np.float32)),
-        leaf=(torch.from_numpy(np.ascontiguousarray(featurize.leaf_features(ga), dtype=np.float32))
-              if with_leaf else None),
-        src=np.asarray(ga.src, dtype=np.int64), dst=np.asarray(ga.dst, dtype=np.int64),
-        num_nodes=np.asarray(ga.num_nodes, dtype=np.int64),
-        num_edges=np.asarray(ga.num_edges, dtype=np.int64),
-        node_offsets=ga.node_offsets, edge_offsets=ga.edge_offsets,
-    )
-
-
-def _assemble(p: _Prepared, idx: np.ndarray) -> _Batch:
-    """Graphs ``idx`` of ``p`` as one batched DGL graph plus aligned node tensors."""
-    import dgl  # only training builds DGL graphs (scoring uses _gather + InferenceNet)
-
-    nn_, ne = p.num_nodes[idx], p.num_edges[idx]
-    node_sel = _ranges(p.node_offsets[idx], nn_)
-    edge_sel = _ranges(p.edge_offsets[idx], ne)
-    new_no = np.concatenate([[0], np.cumsum(nn_)[:-1]]).astype(np.int64)
-    shift = np.repeat(new_no - p.node_offsets[idx], ne)
-    n = int(nn_.sum())
-    src = torch.from_numpy(p.src[edge_sel] + shift)
-    dst = torch.from_numpy(p.dst[edge_sel] + shift)
-    sel = torch.from_numpy(node_sel)
-    num_nodes = torch.from_numpy(nn_.copy())
-    return _Batch(
-        graph=dgl.graph((src, dst), num_nodes=n),
-        x=p.x.index_select(0, sel), topo=p.topo.index_select(0, sel),
-        leaf=None if p.leaf is None else p.leaf.index_select(0, sel),
-        node_graph=torch.repeat_interleave(torch.arange(len(idx)), num_nodes),
-        num_nodes=num_nodes, size=len(idx),
-    )
-
-
-def _gather(p: _Prepared, idx: np.ndarray
-            ) -> tuple[torch.Tensor, torch.Tensor, "torch.Tensor | slice | None", np.ndarray]:
-    """Edges (renumbered), node selection and node counts of graphs ``idx`` of ``p`` without
-    building a DGL graph; a run of consecutive graphs is a plain slice."""
-    idx = np.asarray(idx, dtype=np.int64)
-    nn_ = p.num_nodes[idx]
-    if len(idx) and idx[-1] - idx[0] == len(idx) - 1 and np.all(np.diff(idx) == 1):
-        a, b = int(idx[0]), int(idx[-1]) + 1
-        n0, n1 = int(p.node_offsets[a]), int(p.node_offsets[b])
-        e0, e1 = int(p.edge_offsets[a]), int(p.edge_offsets[b])
-        src = torch.from_numpy(p.src[e0:e1] - n0)
-        dst = torch.from_numpy(p.dst[e0:e1] - n0)
-        sel = None if (n0 == 0 and n1 == p.x.shape[0]) else slice(n0, n1)
-        return src, dst, sel, nn_.copy()
-    ne = p.num_edges[idx]
-    node_sel = _ranges(p.node_offsets[idx], nn_)
-    edge_sel = _ranges(p.edge_offsets[idx], ne)
-    new_no = np.concatenate([[0], np.cumsum(nn_)[:-1]]).astype(np.int64)
-    shift = np.repeat(new_no - p.node_offsets[idx], ne)
-    return (torch.from_numpy(p.src[edge_sel] + shift), torch.from_numpy(p.dst[edge_sel] + shift),
-            torch.from_numpy(node_sel), nn_.copy())
-
-
-def _tree_tensors(trees: Sequence[Any]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    from molood.codingtree import batch_trees
-
-    tb = batch_trees(list(trees))
-    parents = [torch.as_tensor(np.asarray(a, dtype=np.int64)) for a in tb.parents]
-    graph_ids = [torch.as_tensor(np.asarray(a, dtype=np.int64)) for a in tb.graph_ids]
-    return parents, graph_ids
-
-
-def _minibatches(perm: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Consecutive chunks; a trailing chunk of one graph is merged into the previous chunk
-    (a one-graph batch has no in-batch negatives)."""
-    chunks = [perm[i:i + batch_size] for i in range(0, len(perm), batch_size)]
-    if batch_size > 1 and len(chunks) > 1 and len(chunks[-1]) == 1:
-        chunks[-2] = np.concatenate([chunks[-2], chunks.pop()])
-    return chunks
-
-
-def _graph_arrays_sha256(ga: GraphArrays) -> str:
-    h = hashlib.sha256()
-    for name in ("x", "leaf_x", "src", "dst", "num_nodes", "num_edges"):
-        a = np.ascontiguousarray(getattr(ga, name))
-        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-# ----------------------------------------------------------------------------- the detector
 class SEGODetector:
     """SEGO out-of-distribution detector for molecules (or generic graphs).
 
@@ -455,7 +340,7 @@ class SEGODetector:
         t0 = time.perf_counter()
         train_idx, val_idx = self._split(len(ga))
         faithful = self.mode == "faithful"
-        data = _prepare(ga, with_leaf=True)
+        data = prepare(ga, with_leaf=True)
         t1 = time.perf_counter()
         trees = trees_for_graphs(ga.take(train_idx), k=int(self.tree_height), n_jobs=self.n_jobs,
                                  cache=self.tree_cache)
@@ -486,9 +371,9 @@ class SEGODetector:
             net.train()
             perm = train_idx[torch.randperm(len(train_idx), generator=gen).numpy()]
             per: dict[str, list[np.ndarray]] = {"tree": [], "global": [], "local": [], "n": []}
-            for idx in _minibatches(perm, int(self.batch_size)):
-                b = _assemble(data, idx)
-                parents, gids = _tree_tensors([trees[j] for j in tree_of[idx]])
+            for idx in minibatches(perm, int(self.batch_size)):
+                b = assemble(data, idx)
+                parents, gids = tree_tensors([trees[j] for j in tree_of[idx]])
                 out = net(b.graph, b.x, b.topo, b.node_graph, b.size)
                 l_g = global_infonce(out["g_f"], out["g_s"])
                 l_n = local_infonce(out["n_f"], out["n_s"], b.node_graph, b.num_nodes)
@@ -579,10 +464,10 @@ class SEGODetector:
             self._infer = net
         return net
 
-    def _forward_eval(self, data: _Prepared, idx: np.ndarray
+    def _forward_eval(self, data: Prepared, idx: np.ndarray
                       ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """(node_graph, num_nodes, float32 embeddings) of graphs ``idx`` of ``data``."""
-        src, dst, sel, nn_ = _gather(data, idx)
+        src, dst, sel, nn_ = gather(data, idx)
         num_nodes = torch.from_numpy(nn_)
         node_graph = torch.repeat_interleave(torch.arange(len(idx)), num_nodes)
         if sel is None:
@@ -594,13 +479,13 @@ class SEGODetector:
         out = self._scoring_net()(x, topo, src, dst, node_graph, len(idx))
         return node_graph, num_nodes, out
 
-    def _embed(self, data: _Prepared, idx: np.ndarray, batch_size: int) -> dict[str, torch.Tensor]:
+    def _embed(self, data: Prepared, idx: np.ndarray, batch_size: int) -> dict[str, torch.Tensor]:
         outs: list[dict[str, torch.Tensor]] = []
         for s in range(0, len(idx), batch_size):
             outs.append(self._forward_eval(data, idx[s:s + batch_size])[2])
         return {k: torch.cat([o[k] for o in outs]).double() for k in ("g_f", "g_s")}
 
-    def _components(self, data: _Prepared, idx: np.ndarray,
+    def _components(self, data: Prepared, idx: np.ndarray,
                     batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-graph (global-vs-bank loss, local loss, num_nodes); independent of batching."""
         l_g, l_n = [], []
@@ -636,7 +521,7 @@ class SEGODetector:
             raise ValueError(f"graphs have {ga.x.shape[1]} node features, the model was trained "
                              f"on {self.n_features_in_}")
         with _threads(self.num_threads):
-            data = _prepare(ga, with_leaf=False)
+            data = prepare(ga, with_leaf=False)
             comps = self._components(data, np.arange(len(ga)), max(1, int(batch_size)))
         return self._combine(*comps)
 
@@ -648,7 +533,7 @@ class SEGODetector:
         out = {k: np.full(valid.shape[0], np.nan) for k in ("global", "local", "score")}
         if ga is not None:
             with _threads(self.num_threads):
-                l_g, l_n, nn_ = self._components(_prepare(ga, with_leaf=False),
+                l_g, l_n, nn_ = self._components(prepare(ga, with_leaf=False),
                                                  np.arange(len(ga)), max(1, int(batch_size)))
             out["global"][valid], out["local"][valid] = l_g, l_n
             out["score"][valid] = self._combine(l_g, l_n, nn_)
@@ -688,7 +573,7 @@ class SEGODetector:
         l_g, l_n = np.zeros(n), np.zeros(n)
         perm = np.random.RandomState(random_state).permutation(n)
         with _threads(self.num_threads), torch.inference_mode():
-            data = _prepare(ga, with_leaf=False)
+            data = prepare(ga, with_leaf=False)
             for s in range(0, n, max(1, int(batch_size))):
                 idx = np.sort(perm[s:s + batch_size])
                 _, num_nodes, emb = self._forward_eval(data, idx)
@@ -767,6 +652,15 @@ def _as_list(X: Any) -> list[Any]:
     except ImportError:  # pragma: no cover
         pass
     return list(X.tolist() if hasattr(X, "tolist") else X)
+
+
+def _graph_arrays_sha256(ga: GraphArrays) -> str:
+    h = hashlib.sha256()
+    for name in ("x", "leaf_x", "src", "dst", "num_nodes", "num_edges"):
+        a = np.ascontiguousarray(getattr(ga, name))
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def _smiles_sha256(items: Iterable[Any]) -> str:

@@ -46,6 +46,8 @@ from typing import Iterator, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from molood.columns import IS_OOD_COLUMN, STATUS_COLUMN
+
 __all__ = [
     "ShardMismatchError",
     "count_rows",
@@ -61,13 +63,7 @@ __all__ = [
     "summarize",
     "read_benchmark",
     "write_summary",
-    "STATUS_COLUMN",
-    "FLAG_COLUMN",
 ]
-
-#: output columns of ``molood screen`` that the summary reads
-STATUS_COLUMN = "molood_status"
-FLAG_COLUMN = "molood_is_ood"
 
 #: rows per Arrow batch when streaming (memory bound of split/merge, not a shard size)
 DEFAULT_BATCH_ROWS = 65_536
@@ -424,7 +420,7 @@ def summarize(screened: Sequence[str | os.PathLike],
     shards = []
     for i, p in enumerate(paths):
         names = pq.read_schema(p).names
-        cols = [c for c in (STATUS_COLUMN, FLAG_COLUMN) if c in names]
+        cols = [c for c in (STATUS_COLUMN, IS_OOD_COLUMN) if c in names]
         rows = scored = flagged = 0
         for b in iter_rows(p, batch_rows=batch_rows, columns=cols or None):
             rows += b.num_rows
@@ -434,8 +430,8 @@ def summarize(screened: Sequence[str | os.PathLike],
                     key = "ok" if v == "ok" else _reason(v)
                     status_counts[key] = status_counts.get(key, 0) + 1
                     scored += v == "ok"
-            if FLAG_COLUMN in cols:
-                fl = b.column(cols.index(FLAG_COLUMN))
+            if IS_OOD_COLUMN in cols:
+                fl = b.column(cols.index(IS_OOD_COLUMN))
                 flagged += sum(1 for v in fl.to_pylist() if v is True)
         sec = seconds[i] if seconds is not None else None
         entry = {"shard": i, "path": p, "rows": rows, "scored": scored,

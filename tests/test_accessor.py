@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 
@@ -11,8 +10,7 @@ import pandas as pd
 import pytest
 
 import molood  # noqa: F401 - registers the accessor
-
-screen_mod = importlib.import_module("molood.screening")
+from molood.columns import OUTPUT_COLUMNS
 
 
 @pytest.fixture()
@@ -49,7 +47,7 @@ def test_flag_nullable_boolean(frame, tiny_model_path, tiny_model):
 
 def test_screen_columns_and_pvalue(frame, tiny_model_path):
     res = frame.molood.screen(model=tiny_model_path)
-    assert list(res.columns) == list(screen_mod.OUTPUT_COLUMNS)
+    assert list(res.columns) == list(OUTPUT_COLUMNS)
     assert res.index.equals(frame.index)
     p = frame.molood.pvalue(model=tiny_model_path)
     pd.testing.assert_series_equal(p, res["molood_pvalue"])

@@ -15,6 +15,8 @@ from click.testing import CliRunner
 
 from molood.cli import main
 from molood.persist import default_model_path
+from molood.scoring import file_sha256, score_frame
+from molood.workdir import work_dir_for
 
 screen_mod = importlib.import_module("molood.screening")
 
@@ -66,7 +68,7 @@ def test_train_then_info(cli, tmp_path, freesolv_smiles):
     r = invoke(cli, "info", model, "--json")
     info = json.loads(r.output)
     assert info["params"]["epochs"] == 2 and info["training_set"]["n_fit"] == 60
-    assert info["sha256"] == screen_mod.file_sha256(model)
+    assert info["sha256"] == file_sha256(model)
 
 
 def test_train_errors(cli, tmp_path):
@@ -93,8 +95,8 @@ def test_screen_ok(cli, tmp_path, library_csv, tiny_model_path):
     assert r.exit_code == 0, r.output
     assert "scored" in r.stderr and "mol/s" in r.stderr and r.stdout == ""
     df = pd.read_parquet(out)
-    ref = screen_mod.score_frame(pd.read_csv(library_csv, keep_default_na=False),
-                                 model=tiny_model_path, fpr=0.1)
+    ref = score_frame(pd.read_csv(library_csv, keep_default_na=False),
+                      model=tiny_model_path, fpr=0.1)
     np.testing.assert_allclose(df["molood_score"], ref["molood_score"].to_numpy(), rtol=0,
                                atol=1e-10)
     md = pq.read_schema(out).metadata
@@ -117,7 +119,7 @@ def test_screen_default_model(cli, tmp_path):
     r = invoke(cli, "screen", inp, "-o", out, "-q")
     assert r.exit_code == 0
     md = pq.read_schema(out).metadata
-    assert md[b"molood_model_sha256"].decode() == screen_mod.file_sha256(default_model_path())
+    assert md[b"molood_model_sha256"].decode() == file_sha256(default_model_path())
 
 
 @pytest.mark.parametrize("case", ["missing_input", "unknown_input_format", "unknown_output_format",
@@ -163,7 +165,7 @@ def test_screen_errors(cli, tmp_path, library_csv, tiny_model_path, case):
 def test_screen_interrupted_exit_130_then_resume(cli, tmp_path, library_csv, tiny_model_path,
                                                  monkeypatch):
     out = tmp_path / "out.parquet"
-    real = screen_mod._write_part
+    real = screen_mod.write_part
     calls = []
 
     def flaky(wd, k, table):
@@ -173,12 +175,12 @@ def test_screen_interrupted_exit_130_then_resume(cli, tmp_path, library_csv, tin
         real(wd, k, table)
 
     with monkeypatch.context() as m:
-        m.setattr(screen_mod, "_write_part", flaky)
+        m.setattr(screen_mod, "write_part", flaky)
         r = invoke(cli, "screen", library_csv, "-o", out, "--model", tiny_model_path,
                    "--batch-size", 10)
     assert r.exit_code == 130
     assert "interrupted" in r.stderr
-    assert not out.exists() and screen_mod.work_dir_for(out).exists()
+    assert not out.exists() and work_dir_for(out).exists()
     r = invoke(cli, "screen", library_csv, "-o", out, "--model", tiny_model_path, "--resume")
     assert r.exit_code == 0, r.output
     assert "20 resumed" in r.stderr
@@ -187,7 +189,7 @@ def test_screen_interrupted_exit_130_then_resume(cli, tmp_path, library_csv, tin
 
 def test_resume_mismatch_message(cli, tmp_path, library_csv, tiny_model_path, monkeypatch):
     out = tmp_path / "out.parquet"
-    real = screen_mod._write_part
+    real = screen_mod.write_part
 
     def flaky(wd, k, table):
         if k == 1:
@@ -195,7 +197,7 @@ def test_resume_mismatch_message(cli, tmp_path, library_csv, tiny_model_path, mo
         real(wd, k, table)
 
     with monkeypatch.context() as m:
-        m.setattr(screen_mod, "_write_part", flaky)
+        m.setattr(screen_mod, "write_part", flaky)
         invoke(cli, "screen", library_csv, "-o", out, "--model", tiny_model_path,
                "--batch-size", 10, "-q")
     r = invoke(cli, "screen", library_csv, "-o", out, "--model", tiny_model_path, "--resume",

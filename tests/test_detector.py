@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from rdkit import Chem  # noqa: E402
 
-from molood.detector import NotFittedError, SEGODetector, _prepare  # noqa: E402
+from molood._batching import prepare  # noqa: E402
+from molood.detector import NotFittedError, SEGODetector  # noqa: E402
 from molood.featurize import smiles_to_arrays  # noqa: E402
 from molood.graphs import GraphArrays  # noqa: E402
 from molood.model import SEGONet  # noqa: E402
@@ -137,7 +138,7 @@ def test_score_in_batches_is_the_codes_transductive_score(fitted):
     np.testing.assert_array_equal(one, fitted.score_in_batches(q, batch_size=len(q)))
     comps = fitted.score_components(QUERY)
     ga, _ = smiles_to_arrays(QUERY)
-    emb = fitted._embed(_prepare(ga, with_leaf=False), np.arange(len(ga)), 512)
+    emb = fitted._embed(prepare(ga, with_leaf=False), np.arange(len(ga)), 512)
     l_g = global_infonce(emb["g_f"], emb["g_s"]).numpy()  # one batch holding every query
     np.testing.assert_allclose(one[:-1], fitted._combine(l_g, comps["local"], ga.num_nodes),
                                rtol=1e-9, atol=1e-9)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -16,17 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import importlib
-
 import molood
+from molood.columns import OUTPUT_COLUMNS
 from molood.io import MoloodInputError
-from molood.screening import (
-    OUTPUT_COLUMNS,
-    MoloodResumeError,
-    file_sha256,
-    score_frame,
-    work_dir_for,
-)
+from molood.scoring import GRAPH_BLOCK, file_sha256, score_frame
+from molood.workdir import MoloodResumeError, work_dir_for
 
 TEST_DATA = Path(__file__).resolve().parent / "data"
 screen_mod = importlib.import_module("molood.screening")
@@ -111,7 +106,7 @@ def test_invariant_to_workers_and_chunking(tmp_path, library_csv, tiny_model_pat
     pd.testing.assert_frame_equal(a.drop(columns=["molood_score", "molood_pvalue"]),
                                   b.drop(columns=["molood_score", "molood_pvalue"]))
     np.testing.assert_allclose(a["molood_score"], b["molood_score"], rtol=0, atol=1e-10)
-    if batch_size % screen_mod.GRAPH_BLOCK == 0:  # same 250-row blocks: bitwise equal
+    if batch_size % GRAPH_BLOCK == 0:  # same 250-row blocks: bitwise equal
         pd.testing.assert_frame_equal(a, b)
 
 
@@ -263,7 +258,7 @@ class Boom(Exception):
 
 
 def interrupt_after(monkeypatch, k: int, exc: type[BaseException]) -> None:
-    real = screen_mod._write_part
+    real = screen_mod.write_part
     calls = {"n": 0}
 
     def flaky(wd, i, table):
@@ -272,7 +267,7 @@ def interrupt_after(monkeypatch, k: int, exc: type[BaseException]) -> None:
         calls["n"] += 1
         real(wd, i, table)
 
-    monkeypatch.setattr(screen_mod, "_write_part", flaky)
+    monkeypatch.setattr(screen_mod, "write_part", flaky)
 
 
 @pytest.mark.parametrize("out_name,workers", [("out.parquet", 1), ("out.csv", 2), ("out.sdf", 1)])

@@ -1,0 +1,137 @@
+"""Model-ready tensors for :class:`~molood.detector.SEGODetector`: a featurized graph set
+turned into tensors once (:func:`prepare`), then cut into training minibatches
+(:func:`minibatches`, :func:`assemble`, :func:`tree_tensors`) or gathered for a scoring forward
+pass without building a DGL graph (:func:`gather`).
+
+Kept apart from the estimator so that its class holds the method, not the index arithmetic.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+os.environ.setdefault("DGLBACKEND", "pytorch")
+
+import torch  # noqa: E402
+
+from molood.graphs import GraphArrays, _ranges  # noqa: E402
+
+if TYPE_CHECKING:  # pragma: no cover
+    import dgl
+
+__all__ = ["Prepared", "TrainingBatch", "prepare", "assemble", "gather", "tree_tensors",
+           "minibatches"]
+
+
+@dataclass
+class Prepared:
+    """Model-ready tensors of a whole graph set, computed once (features never per batch)."""
+
+    x: torch.Tensor          # float32 [N, F]
+    topo: torch.Tensor       # float32 [N, 32]
+    leaf: torch.Tensor | None  # float32 [N, F_leaf + 11] (training only)
+    src: np.ndarray
+    dst: np.ndarray
+    num_nodes: np.ndarray
+    num_edges: np.ndarray
+    node_offsets: np.ndarray
+    edge_offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.num_nodes.shape[0])
+
+
+@dataclass
+class TrainingBatch:
+    """One training minibatch: a batched DGL graph and the node tensors aligned with it."""
+
+    graph: dgl.DGLGraph
+    x: torch.Tensor
+    topo: torch.Tensor
+    leaf: torch.Tensor | None
+    node_graph: torch.Tensor
+    num_nodes: torch.Tensor
+    size: int
+
+
+def prepare(ga: GraphArrays, with_leaf: bool) -> Prepared:
+    from molood import featurize
+
+    return Prepared(
+        x=torch.from_numpy(np.ascontiguousarray(ga.x, dtype=np.float32)),
+        topo=torch.from_numpy(np.ascontiguousarray(featurize.topo_features(ga), dtype=np.float32)),
+        leaf=(torch.from_numpy(np.ascontiguousarray(featurize.leaf_features(ga), dtype=np.float32))
+              if with_leaf else None),
+        src=np.asarray(ga.src, dtype=np.int64), dst=np.asarray(ga.dst, dtype=np.int64),
+        num_nodes=np.asarray(ga.num_nodes, dtype=np.int64),
+        num_edges=np.asarray(ga.num_edges, dtype=np.int64),
+        node_offsets=ga.node_offsets, edge_offsets=ga.edge_offsets,
+    )
+
+
+def assemble(p: Prepared, idx: np.ndarray) -> TrainingBatch:
+    """Graphs ``idx`` of ``p`` as one batched DGL graph plus aligned node tensors."""
+    import dgl  # only training builds DGL graphs (scoring uses gather + InferenceNet)
+
+    nn_, ne = p.num_nodes[idx], p.num_edges[idx]
+    node_sel = _ranges(p.node_offsets[idx], nn_)
+    edge_sel = _ranges(p.edge_offsets[idx], ne)
+    new_no = np.concatenate([[0], np.cumsum(nn_)[:-1]]).astype(np.int64)
+    shift = np.repeat(new_no - p.node_offsets[idx], ne)
+    n = int(nn_.sum())
+    src = torch.from_numpy(p.src[edge_sel] + shift)
+    dst = torch.from_numpy(p.dst[edge_sel] + shift)
+    sel = torch.from_numpy(node_sel)
+    num_nodes = torch.from_numpy(nn_.copy())
+    return TrainingBatch(
+        graph=dgl.graph((src, dst), num_nodes=n),
+        x=p.x.index_select(0, sel), topo=p.topo.index_select(0, sel),
+        leaf=None if p.leaf is None else p.leaf.index_select(0, sel),
+        node_graph=torch.repeat_interleave(torch.arange(len(idx)), num_nodes),
+        num_nodes=num_nodes, size=len(idx),
+    )
+
+
+def gather(p: Prepared, idx: np.ndarray
+            ) -> tuple[torch.Tensor, torch.Tensor, "torch.Tensor | slice | None", np.ndarray]:
+    """Edges (renumbered), node selection and node counts of graphs ``idx`` of ``p`` without
+    building a DGL graph; a run of consecutive graphs is a plain slice."""
+    idx = np.asarray(idx, dtype=np.int64)
+    nn_ = p.num_nodes[idx]
+    if len(idx) and idx[-1] - idx[0] == len(idx) - 1 and np.all(np.diff(idx) == 1):
+        a, b = int(idx[0]), int(idx[-1]) + 1
+        n0, n1 = int(p.node_offsets[a]), int(p.node_offsets[b])
+        e0, e1 = int(p.edge_offsets[a]), int(p.edge_offsets[b])
+        src = torch.from_numpy(p.src[e0:e1] - n0)
+        dst = torch.from_numpy(p.dst[e0:e1] - n0)
+        sel = None if (n0 == 0 and n1 == p.x.shape[0]) else slice(n0, n1)
+        return src, dst, sel, nn_.copy()
+    ne = p.num_edges[idx]
+    node_sel = _ranges(p.node_offsets[idx], nn_)
+    edge_sel = _ranges(p.edge_offsets[idx], ne)
+    new_no = np.concatenate([[0], np.cumsum(nn_)[:-1]]).astype(np.int64)
+    shift = np.repeat(new_no - p.node_offsets[idx], ne)
+    return (torch.from_numpy(p.src[edge_sel] + shift), torch.from_numpy(p.dst[edge_sel] + shift),
+            torch.from_numpy(node_sel), nn_.copy())
+
+
+def tree_tensors(trees: Sequence[Any]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    from molood.codingtree import batch_trees
+
+    tb = batch_trees(list(trees))
+    parents = [torch.as_tensor(np.asarray(a, dtype=np.int64)) for a in tb.parents]
+    graph_ids = [torch.as_tensor(np.asarray(a, dtype=np.int64)) for a in tb.graph_ids]
+    return parents, graph_ids
+
+
+def minibatches(perm: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Consecutive chunks; a trailing chunk of one graph is merged into the previous chunk
+    (a one-graph batch has no in-batch negatives)."""
+    chunks = [perm[i:i + batch_size] for i in range(0, len(perm), batch_size)]
+    if batch_size > 1 and len(chunks) > 1 and len(chunks[-1]) == 1:
+        chunks[-2] = np.concatenate([chunks[-2], chunks.pop()])
+    return chunks

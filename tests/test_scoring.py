@@ -1,0 +1,42 @@
+"""molood.scoring: the model cache, fault-tolerant scoring and the torch-free parent side."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from molood.scoring import file_sha256, get_model, score_inputs
+
+
+def test_get_model_caches_by_file_state(tmp_path, tiny_model_path):
+    copy = tmp_path / "m.molood"
+    copy.write_bytes(tiny_model_path.read_bytes())
+    det = get_model(copy)
+    assert get_model(str(copy)) is det
+    st = copy.stat()
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # "rewritten": reloaded
+    assert get_model(copy) is not det
+    assert get_model(det) is det  # an in-memory detector is used as is
+
+
+def test_score_inputs_never_raises(tiny_model):
+    scores, status = score_inputs(tiny_model, ["CCO", None, "xx", float("nan"), "c1ccccc1"])
+    assert [s == "ok" for s in status] == [True, False, False, False, True]
+    assert np.isfinite(scores[[0, 4]]).all() and np.isnan(scores[[1, 2, 3]]).all()
+    np.testing.assert_array_equal(scores[[0, 4]], tiny_model.score_samples(["CCO", "c1ccccc1"]))
+
+
+def test_parent_side_does_not_import_torch(tiny_model_path, tmp_path):
+    """What a screen's parent process does with a model file leaves torch and DGL unimported
+    (workers load the detector)."""
+    code = ("import sys, molood.screening; from molood.scoring import _model_info; "
+            f"info = _model_info({str(tiny_model_path)!r}, {str(tmp_path)!r}, "
+            "check_versions=True); "
+            "print(info.sha256, info.threshold(0.05) > -1e300, "
+            "[m for m in ('torch', 'dgl') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == [file_sha256(tiny_model_path), "True", "[]"]
