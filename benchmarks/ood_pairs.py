@@ -288,6 +288,22 @@ def load_results(path: Path) -> dict:
     return data
 
 
+def merge_results(data: dict, other: dict) -> int:
+    """Fold ``other``'s records, overlap stats and invocations into ``data`` (in place).
+
+    Records are identified by ``_key``; one already in ``data`` is kept. Returns how many
+    records were added.
+    """
+    have = {_key(r) for r in data["records"]}
+    added = [r for r in other.get("records", []) if _key(r) not in have]
+    data["records"].extend(added)
+    for name, stats in other.get("overlap", {}).items():
+        data["overlap"].setdefault(name, stats)
+    data["invocations"].extend(i for i in other.get("invocations", [])
+                               if i not in data["invocations"])
+    return len(added)
+
+
 def save_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
@@ -512,6 +528,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--overlap-stats", action="store_true",
                    help="canonicalise whole OOD sets (93k MUV: ~1 min) for the duplicates table")
     p.add_argument("--render-only", action="store_true", help="only re-render the markdown")
+    p.add_argument("--merge", type=Path, nargs="*", default=[], metavar="JSON",
+                   help="fold the records of other result files (e.g. from parallel runs with "
+                        "their own --json) into --json first; a record already present wins")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     args.data_dir = args.data_dir or default_data_dir()
@@ -543,6 +562,11 @@ def epochs_for(pair: Pair, args) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     data = load_results(args.json)
+    if args.merge:
+        for other in args.merge:
+            n = merge_results(data, load_results(other))
+            print(f"merged {n} records from {other}", flush=True)
+        save_json(args.json, data)
     if args.render_only:
         args.md.parent.mkdir(parents=True, exist_ok=True)
         args.md.write_text(render_markdown(data))

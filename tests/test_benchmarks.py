@@ -116,20 +116,32 @@ def test_knn_skips_tu_pairs_and_unknown_names(tmp_path):
         mod.parse_args(["--pairs", "nope"])
 
 
-def test_molood_two_epochs(tmp_path):
-    try:
-        import molood.detector  # noqa: F401
-    except ImportError:
-        pytest.skip("molood.detector not available yet")
+def test_molood_two_epochs_one_fit_serves_variants_and_protocols(tmp_path):
     _write_mol_pair(tmp_path)
     out = tmp_path / "r.json"
     r = subprocess.run([sys.executable, str(SCRIPT), "--data-dir", str(tmp_path), "--pairs",
-                        "bbbp-bace", "--seeds", "1", "--protocols", "paper", "--methods", "molood",
-                        "--epochs", "2", "--json", str(out), "--md", str(tmp_path / "r.md")],
+                        "bbbp-bace", "--seeds", "1", "--protocols", "paper,leaky", "--methods",
+                        "molood,molood_inbatch", "--epochs", "2", "--json", str(out),
+                        "--md", str(tmp_path / "r.md")],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    (rec,) = json.loads(out.read_text())["records"]
-    assert rec["method"] == "molood" and rec["epochs"] == 2 and np.isfinite(rec["auroc"])
+    recs = json.loads(out.read_text())["records"]
+    assert {(x["method"], x["protocol"]) for x in recs} == {
+        (m, p) for m in ("molood", "molood_inbatch") for p in ("paper", "leaky")}
+    assert all(x["epochs"] == 2 and np.isfinite(x["auroc"]) for x in recs)
+    assert len({x["train_seconds"] for x in recs}) == 1  # one fit for all four records
+
+
+def test_merge_folds_parallel_result_files(tmp_path):
+    mod = _load_module()
+    rec = {"pair": "bbbp-bace", "method": "knn_tanimoto", "protocol": "paper", "seed": 1,
+           "epochs": None, "auroc": 90.0}
+    a = {"records": [rec], "overlap": {}, "invocations": []}
+    b = {"records": [dict(rec, auroc=10.0), dict(rec, seed=2)], "overlap": {"x": {"n": 1}},
+         "invocations": [{"argv": ["b"]}]}
+    assert mod.merge_results(a, b) == 1
+    assert [(x["seed"], x["auroc"]) for x in a["records"]] == [(1, 90.0), (2, 90.0)]
+    assert a["overlap"] == {"x": {"n": 1}} and a["invocations"] == [{"argv": ["b"]}]
 
 
 @pytest.mark.shared_data
