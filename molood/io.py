@@ -96,7 +96,7 @@ def find_smiles_column(columns: Sequence[str], smiles_col: str | None = None,
             return lower[cand]
     raise MoloodInputError(
         f"{source}: no SMILES column found (looked for {list(SMILES_COLUMN_CANDIDATES)}, any "
-        f"case); columns are {columns}. Pass smiles_col= to choose one")
+        f"case); columns are {columns}. Choose one with smiles_col= (CLI: --smiles-col)")
 
 
 # ====================================================================== batches
