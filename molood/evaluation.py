@@ -92,17 +92,16 @@ def leaky_split(n_id: int, seed: int, train_frac: float = 0.9, cal_frac: float =
 # ----------------------------------------------------------------------------------- duplicates
 def canonical_smiles(smiles: Iterable[str]) -> list[str | None]:
     """RDKit canonical isomeric SMILES of each input; ``None`` where RDKit cannot parse it."""
-    from rdkit import Chem, RDLogger
+    from rdkit import Chem
 
-    RDLogger.DisableLog("rdApp.*")
-    try:
-        out: list[str | None] = []
+    from molood._rdkit import quiet_rdkit
+
+    out: list[str | None] = []
+    with quiet_rdkit():
         for s in smiles:
             mol = Chem.MolFromSmiles(s) if isinstance(s, str) else None
             out.append(Chem.MolToSmiles(mol) if mol is not None else None)
-        return out
-    finally:
-        RDLogger.EnableLog("rdApp.*")
+    return out
 
 
 def _key(canon: str | None, raw: str) -> str:
@@ -291,20 +290,19 @@ def fpr95(y_true, scores) -> float:
 
 # ----------------------------------------------------------------------------- k-NN baseline
 def _morgan_fps(smiles: Sequence[str], what: str) -> list:
-    from rdkit import Chem, RDLogger
+    from rdkit import Chem
     from rdkit.Chem import rdFingerprintGenerator
+
+    from molood._rdkit import quiet_rdkit
 
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
     fps = []
-    RDLogger.DisableLog("rdApp.*")
-    try:
+    with quiet_rdkit():
         for i, s in enumerate(smiles):
             mol = Chem.MolFromSmiles(s)
             if mol is None:
                 raise ValueError(f"{what}[{i}]: RDKit cannot parse SMILES {s!r}")
             fps.append(gen.GetFingerprint(mol))
-    finally:
-        RDLogger.EnableLog("rdApp.*")
     return fps
 
 

@@ -50,29 +50,27 @@ def _file(root: str | Path, name: str, suffix: str) -> Path:
     return Path(root) / name / f"{name}_{suffix}.txt"
 
 
-def _read_ints(path: Path) -> np.ndarray:
-    """All integers of a comma/whitespace-separated text file, row-major, as int64 [rows, cols]."""
+def _read_table(path: Path, dtype: type, empty_cols: int) -> np.ndarray:
+    """All numbers of a comma/whitespace-separated text file, row-major, as [rows, cols]."""
     text = path.read_text()
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
-        return np.zeros((0, 1), dtype=np.int64)
+        return np.zeros((0, empty_cols), dtype=dtype)
     ncol = len(lines[0].replace(",", " ").split())
-    flat = np.array(text.replace(",", " ").split(), dtype=np.int64)
+    flat = np.array(text.replace(",", " ").split(), dtype=dtype)
     if flat.size != len(lines) * ncol:
         raise ValueError(f"{path}: rows do not all have {ncol} columns")
     return flat.reshape(len(lines), ncol)
 
 
+def _read_ints(path: Path) -> np.ndarray:
+    """Integer table of a TU text file, int64 [rows, cols] ([0, 1] when empty)."""
+    return _read_table(path, np.int64, empty_cols=1)
+
+
 def _read_floats(path: Path) -> np.ndarray:
-    text = path.read_text()
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if not lines:
-        return np.zeros((0, 0), dtype=np.float32)
-    ncol = len(lines[0].replace(",", " ").split())
-    flat = np.array(text.replace(",", " ").split(), dtype=np.float64)
-    if flat.size != len(lines) * ncol:
-        raise ValueError(f"{path}: rows do not all have {ncol} columns")
-    return flat.reshape(len(lines), ncol).astype(np.float32)
+    """Attribute table of a TU text file, float32 [rows, cols] ([0, 0] when empty)."""
+    return _read_table(path, np.float64, empty_cols=0).astype(np.float32)
 
 
 def tu_label_vocab(root: str | Path, name: str) -> list[np.ndarray] | None:
