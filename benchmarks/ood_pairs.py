@@ -514,7 +514,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, default=None,
                    help="folder with moleculenet/ and tu/ (default: $MOLOOD_SHARED_DATA or <repo>/../shared/data)")
     p.add_argument("--pairs", default=",".join(PAIRS), help="comma-separated pair names (default: all)")
-    p.add_argument("--seeds", type=int, default=5, help="run seeds 1..N (default 5)")
+    p.add_argument("--seeds", default="5",
+                   help="N runs seeds 1..N (default 5); a list such as 4,5 or a range 3-5 runs "
+                        "just those (to spread one grid over parallel processes)")
     p.add_argument("--methods", default="molood,molood_faithful,knn_tanimoto")
     p.add_argument("--protocols", default="paper,dedup")
     g = p.add_mutually_exclusive_group()
@@ -537,6 +539,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.pairs = [s.strip() for s in args.pairs.split(",") if s.strip()]
     args.methods = [s.strip() for s in args.methods.split(",") if s.strip()]
     args.protocols = [s.strip() for s in args.protocols.split(",") if s.strip()]
+    try:
+        args.seed_list = parse_seeds(args.seeds)
+    except ValueError:
+        p.error(f"--seeds {args.seeds!r}: give N, a list a,b,c or a range a-b of positive integers")
     for kind, vals, known in [("pair", args.pairs, PAIRS), ("method", args.methods, METHODS),
                               ("protocol", args.protocols, PROTOCOLS)]:
         bad = [v for v in vals if v not in known]
@@ -549,6 +555,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     else:
         args.epochs_setting = "sego.sh"
     return args
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"5"`` → seeds 1..5; ``"4,5"`` → [4, 5]; ``"3-5"`` → [3, 4, 5]."""
+    text = text.strip()
+    if text.isdigit():
+        seeds = list(range(1, int(text) + 1))
+    else:
+        seeds = []
+        for part in text.split(","):
+            lo, sep, hi = part.strip().partition("-")
+            seeds.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+    if not seeds or min(seeds) < 1:
+        raise ValueError(text)
+    return sorted(set(seeds))
 
 
 def epochs_for(pair: Pair, args) -> int:
@@ -588,7 +609,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for mname in args.methods:
             if pair.kind not in METHODS[mname].kinds:
                 print(f"skip {mname} on {name}: not applicable to {pair.kind} pairs", flush=True)
-        for seed in range(1, args.seeds + 1):  # one fit per seed serves all variants/protocols
+        for seed in args.seed_list:  # one fit per seed serves all variants/protocols
             for method in methods:
                 ep = epochs_for(pair, args) if method.trained else None
                 for protocol in args.protocols:
