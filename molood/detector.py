@@ -27,9 +27,9 @@ Both modes differ from the published code where screening needs it:
    batch of 128): the global term is ``calc_loss_g``'s formula with the query's own pair as the
    positive and the bank as negatives in both directions; the local term is intra-graph.
    Embeddings are computed in float32 with row-independent matrix products (a graph's
-   embeddings are bit for bit the same in any batch) and the loss arithmetic in float64, so a
-   score does not change with batch size, order or neighbours (differences ~1e-15, from the
-   float64 bank products). Scores differ from a float64 forward pass by ~4e-5; bank
+   embeddings are bit for bit the same in any batch) and the loss arithmetic in float64 (bank
+   products in fixed row tiles, :func:`~molood.losses._rowwise_matmul`), so a score does not
+   change with batch size, order or neighbours, not even in the last bit. Scores differ from a float64 forward pass by ~4e-5; bank
    embeddings and calibration scores are computed by this same path at fit time. Faithful-mode
    μ/σ still come from training batches, so its z-scores carry the code's train/test offset
    (e.g. log of the number of negatives); the conformal calibration below absorbs it.

@@ -44,6 +44,25 @@ def _unit(x: Tensor) -> Tensor:
     return x / x.norm(dim=-1, keepdim=True).clamp_min(_NORM_EPS)
 
 
+_ROW_TILE = 64
+
+
+def _rowwise_matmul(a: Tensor, b: Tensor) -> Tensor:
+    """``a @ b`` [n, m] in which row i depends on row i of ``a`` alone, bit for bit.
+
+    MKL's float64 gemm rounds a row differently depending on where it sits in ``a`` when the
+    row count is not a multiple of 4 (~1e-16 relative), which made a score's last bits depend
+    on how many molecules were scored together. Products are therefore always taken in tiles of
+    exactly :data:`_ROW_TILE` rows (the last one zero-padded), in which a row's result does not
+    depend on its position or on the thread count.
+    """
+    n = a.shape[0]
+    pad = (-n) % _ROW_TILE
+    if pad:
+        a = torch.cat([a, a.new_zeros((pad, a.shape[1]))])
+    return torch.cat([t @ b for t in a.split(_ROW_TILE)])[:n]
+
+
 def cosine_logits(x: Tensor, y: Tensor, tau: float = TAU) -> Tensor:
     """[B, B'] matrix of ``cos(x_i, y_j) / τ``."""
     return _unit(x) @ _unit(y).T / tau
@@ -78,8 +97,8 @@ def bank_infonce(x: Tensor, y: Tensor, bank_x: Tensor, bank_y: Tensor,
         return x.new_zeros(x.shape[0])
     xu, yu = _unit(x), _unit(y)
     diag = (xu * yu).sum(dim=1) / tau
-    row = torch.logsumexp(xu @ _unit(bank_y).T / tau, dim=1)
-    col = torch.logsumexp(yu @ _unit(bank_x).T / tau, dim=1)
+    row = torch.logsumexp(_rowwise_matmul(xu, _unit(bank_y).T) / tau, dim=1)
+    col = torch.logsumexp(_rowwise_matmul(yu, _unit(bank_x).T) / tau, dim=1)
     return (row + col) / 2 - diag
 
 

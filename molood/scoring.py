@@ -48,9 +48,8 @@ DEFAULT_BATCH_SIZE = 10_000
 and per step of :func:`score_frame`."""
 
 GRAPH_BLOCK = 250
-"""Rows per forward pass (their valid molecules). Chunks and frames are cut into blocks at row
-positions that are multiples of this, so scores are bitwise identical across chunk sizes that
-are multiples of it; 128–256 molecules per pass was fastest with one torch thread."""
+"""Rows per forward pass (their valid molecules): 128–256 molecules per pass was fastest with
+one torch thread. Scores do not depend on it."""
 
 
 # =============================================================================== models
@@ -194,10 +193,8 @@ def score_inputs(det: "SEGODetector", inputs: Sequence[Any], kind: str = "smiles
     """Featurize and score raw inputs; never raises for a bad molecule.
 
     The inputs are processed in blocks of ``block`` consecutive rows (one forward pass per
-    block, holding that block's valid molecules). Scores do not depend on the grouping beyond
-    float64 rounding (~1e-15); with the same grouping they are bitwise identical, which is why
-    :func:`~molood.screening.screen` and :func:`score_frame` both group rows by their position
-    (chunks are multiples of ``GRAPH_BLOCK`` rows by default).
+    block, holding that block's valid molecules); a score does not depend on the grouping,
+    not even in the last bit.
 
     Parameters
     ----------
@@ -336,7 +333,7 @@ def score_frame(df: pd.DataFrame, smiles_col: str | None = None,
               else v for v in df[col].tolist()]  # every flavour of missing -> "empty"
     scores = np.full(len(values), np.nan, dtype=np.float64)
     status: list[str] = []
-    step = max(GRAPH_BLOCK, int(batch_size) // GRAPH_BLOCK * GRAPH_BLOCK)
+    step = max(1, int(batch_size))
     for s in range(0, len(values), step):
         sc, st = score_inputs(det, values[s:s + step])
         scores[s:s + len(sc)] = sc

@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from molood._parallel import ordered_map, resolve_n_jobs
+from molood._parallel import SCORER_PRELOAD, ordered_map, resolve_n_jobs, start_forkserver
 from molood.columns import (
     IS_OOD_COLUMN,
     OUTPUT_COLUMNS,
@@ -346,6 +346,8 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
     if not os.path.isdir(out_dir):
         raise FileNotFoundError(f"output directory does not exist: {out_dir}")
     n_workers = resolve_n_jobs(workers)
+    if n_workers > 1:
+        start_forkserver(SCORER_PRELOAD)  # its imports overlap with reading model and input
 
     with tempfile.TemporaryDirectory(prefix="molood-") as tmpdir:
         info = _model_info(model, tmpdir, check_versions=n_workers > 1)
@@ -398,7 +400,8 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
                 serial = n_workers == 1
                 results = iter(ordered_map(
                     _score_job, batches.tasks(), n_workers, initializer=_init_scorer,
-                    initargs=(info.path, info.detector if serial else None, not serial)))
+                    initargs=(info.path, info.detector if serial else None, not serial),
+                    preload=SCORER_PRELOAD))
                 for first in results:
                     batch = batches.popleft()
                     got = [first] + [next(results) for _ in range(_n_tasks(len(batch)) - 1)]
