@@ -157,9 +157,8 @@ def train(input: str, model_out: str, smiles_col: str | None, epochs: int, seed:
 @click.option("-n", "--workers", type=int, default=1, show_default=True,
               help="Processes for parsing, featurizing and scoring (-1 = all cores).")
 @click.option("-b", "--batch-size", type=click.IntRange(min=1), default=None,
-              help="Rows per chunk: the unit of streaming, memory and --resume; scores are "
-                   "bitwise identical for any multiple of 250 [default: 10000; with --resume, "
-                   "the interrupted run's].")
+              help="Rows per chunk: the unit of streaming, memory and --resume; scores do "
+                   "not depend on it [default: 10000; with --resume, the interrupted run's].")
 @click.option("--fpr", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               default=0.05, show_default=True,
               help="In-distribution false-positive rate that sets molood_is_ood "
@@ -198,6 +197,10 @@ def screen(input: str, output: str, model: str | None, smiles_col: str | None, w
       molood screen library.sdf -o scores.sdf --model my.molood --workers 4 --fpr 0.01
       molood screen library.csv.gz -o scores.parquet --resume
     """
+    from molood._parallel import resolve_n_jobs, start_forkserver
+
+    if resolve_n_jobs(workers) > 1:  # workers' imports run while this process imports pandas
+        start_forkserver()
     from molood.screening import screen as run_screen
 
     _setup_logging(quiet)

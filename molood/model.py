@@ -190,24 +190,61 @@ class SEGONet(nn.Module):
 
 # ----------------------------------------------------------------------------- fast inference
 _MIN_ROWS = 64
-"""Smallest row count handed to a float32 matrix product. MKL's sgemm computes every row of
-``x @ W`` bit for bit the same whatever the number and position of the other rows *as long as
-each thread gets at least 4 rows*; smaller products take another code path whose rounding
-differs (~1e-6 relative). Padding short inputs with zero rows keeps a row's result a function of
-that row alone."""
+"""Smallest row count handed to a float32 matrix product. MKL's sgemm and oneDNN's matmul
+compute every row of ``x @ W`` bit for bit the same whatever the number and position of the
+other rows *as long as each thread gets at least 4 rows*; smaller products take another code
+path whose rounding differs (~1e-6 relative). Padding short inputs with zero rows keeps a row's
+result a function of that row alone. (OpenBLAS, numpy's BLAS, does not have this property: a
+row's last bits there depend on its position in the matrix.)"""
+
+
+def _pad_rows(x: Tensor) -> Tensor:
+    n = x.shape[0]
+    return x if n >= _MIN_ROWS else torch.cat([x, x.new_zeros((_MIN_ROWS - n, x.shape[1]))])
 
 
 def _linear(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
-    n = x.shape[0]
-    if n >= _MIN_ROWS:
-        return torch.addmm(b, x, w)
-    pad = torch.cat([x, x.new_zeros((_MIN_ROWS - n, x.shape[1]))])
-    return torch.addmm(b, pad, w)[:n]
+    return torch.addmm(b, _pad_rows(x), w)[: x.shape[0]]
 
 
 def _mlp(x: Tensor, p: tuple[Tensor, Tensor, Tensor, Tensor]) -> Tensor:
     """Linear → ReLU → Linear (``_MLP``) with pre-transposed weights."""
     return _linear(torch.relu_(_linear(x, p[0], p[1])), p[2], p[3])
+
+
+class _Head:
+    """A projection head (Linear → ReLU → Linear, E × E) for inference.
+
+    Runs on oneDNN (``torch._C._nn.mkldnn_linear``, what :class:`torch.utils.mkldnn.MkldnnLinear`
+    calls) when torch has it: oneDNN's JIT kernels use AVX-512 on any x86 CPU, while MKL's
+    sgemm, torch's default for ``addmm``, takes a slower path on non-Intel CPUs (1.8× on the
+    AMD EPYC of ``benchmarks/screen.py``; the four heads are most of the scoring FLOPs). The
+    two give the same bits on the machines we measured; either way rows stay independent.
+    """
+
+    def __init__(self, p: tuple[Tensor, Tensor, Tensor, Tensor]) -> None:
+        self.dense = p
+        self._onednn: tuple[Tensor, ...] | None = None
+        if torch.backends.mkldnn.is_available():
+            try:  # oneDNN wants [out, in] weights; ``p`` holds them transposed
+                self._onednn = (p[0].t().contiguous().to_mkldnn(), p[1].to_mkldnn(),
+                                p[2].t().contiguous().to_mkldnn(), p[3].to_mkldnn())
+            except RuntimeError:  # pragma: no cover - a torch built without oneDNN kernels
+                self._onednn = None
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if self._onednn is None or x.dtype != torch.float32:
+            return _mlp(x, self.dense)
+        w1, b1, w2, b2 = self._onednn
+        linear = torch._C._nn.mkldnn_linear
+        h = torch.relu(linear(_pad_rows(x).to_mkldnn(), w1, b1))
+        return linear(h, w2, b2).to_dense()[: x.shape[0]]
+
+    def __getstate__(self) -> dict:  # oneDNN tensors do not pickle; rebuilt on load
+        return {"dense": self.dense}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["dense"])
 
 
 class InferenceNet:
@@ -234,8 +271,8 @@ class InferenceNet:
                      mlp(f"{enc}.convs.{i}.apply_func")) for i in range(num_layers)]
 
         self.gin_b, self.gin_t = gin("encoder_b"), gin("encoder_t")
-        self.feat_g, self.str_g = mlp("feat_g"), mlp("str_g")
-        self.feat_n, self.str_n = mlp("feat_n"), mlp("str_n")
+        self.feat_g, self.str_g = _Head(mlp("feat_g")), _Head(mlp("str_g"))
+        self.feat_n, self.str_n = _Head(mlp("feat_n")), _Head(mlp("str_n"))
 
     @classmethod
     def from_module(cls, net: "SEGONet") -> "InferenceNet":
@@ -259,5 +296,5 @@ class InferenceNet:
         with torch.inference_mode():
             nb, gb = self._gin(self.gin_b, x, src, dst, node_graph, num_graphs)
             nt, gt = self._gin(self.gin_t, topo, src, dst, node_graph, num_graphs)
-            return {"g_f": _mlp(gb, self.feat_g), "g_s": _mlp(gt, self.str_g),
-                    "n_f": _mlp(nb, self.feat_n), "n_s": _mlp(nt, self.str_n)}
+            return {"g_f": self.feat_g(gb), "g_s": self.str_g(gt),
+                    "n_f": self.feat_n(nb), "n_s": self.str_n(nt)}

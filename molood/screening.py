@@ -19,10 +19,8 @@ columns appended:
 
 Scores depend on the molecule and the model only, never on ``workers``, ``batch_size`` or the
 other molecules of a chunk (the detector scores against a fixed bank, with row-independent
-float32 embeddings and float64 losses). They are bitwise identical for any
-``workers`` and for every ``batch_size`` that is a multiple of
-:data:`~molood.scoring.GRAPH_BLOCK` (250; the default 10,000 is), and within float64 rounding
-(~1e-15) otherwise; :func:`~molood.scoring.score_frame` (the ``DataFrame.molood`` accessor)
+float32 embeddings and float64 losses): bit for bit the same for any ``workers`` and
+``batch_size``, and :func:`~molood.scoring.score_frame` (the ``DataFrame.molood`` accessor)
 gives the same bits as :func:`screen`.
 
 Crash safety and ``resume``: every finished chunk is first written atomically (temp file,
@@ -434,7 +432,7 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
 
 TASK_ROWS = 2_500
 """Rows per worker task: chunks are split so that a few chunks already keep every worker busy
-(a multiple of :data:`GRAPH_BLOCK`, so the 250-row blocks stay where they are)."""
+(a multiple of :data:`~molood.scoring.GRAPH_BLOCK`, so no forward pass is short)."""
 
 
 def _n_tasks(rows: int) -> int:

@@ -1,0 +1,96 @@
+"""molood._parallel: ordered process map, worker start-up and worker lifetime."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from molood._parallel import ordered_map, resolve_n_jobs
+
+
+def _slow_square(x: int) -> tuple[int, int]:
+    time.sleep(0.01 * (x % 3))  # later items often finish first
+    return x * x, os.getpid()
+
+
+def test_results_come_in_input_order_from_several_workers():
+    out = list(ordered_map(_slow_square, ((i,) for i in range(30)), 2, preload=("time",)))
+    assert [r for r, _ in out] == [i * i for i in range(30)]
+    assert len({pid for _, pid in out} - {os.getpid()}) == 2  # two workers did the work
+
+
+def test_one_job_runs_in_this_process():
+    out = list(ordered_map(_slow_square, ((i,) for i in range(5)), 1))
+    assert {pid for _, pid in out} == {os.getpid()}
+
+
+def test_items_are_consumed_lazily():
+    taken = []
+
+    def items():
+        for i in range(1000):
+            taken.append(i)
+            yield (i,)
+
+    it = ordered_map(_slow_square, items(), 2, max_in_flight=4)
+    next(it)
+    assert len(taken) <= 5  # the first result needs one item; at most 4 in flight
+    it.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead for our purpose
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and SIGKILL")
+def test_workers_exit_when_the_parent_is_killed(tmp_path):
+    """A SIGKILLed screen (no chance to clean up) must not leave workers running."""
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys, time
+        from molood._parallel import ordered_map, start_forkserver
+
+        def work(i):
+            time.sleep(0.05 if i < 2 else 60)
+            return os.getpid()
+
+        if __name__ == "__main__":
+            start_forkserver(("time",))
+            it = ordered_map(work, ((i,) for i in range(10)), 2)
+            print(next(it), next(it), flush=True)  # both workers are up
+            time.sleep(60)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                            cwd=os.getcwd())
+    try:
+        pids = {int(p) for p in proc.stdout.readline().split()}
+        assert pids and all(_alive(p) for p in pids)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.time() + 15
+        while time.time() < deadline and any(_alive(p) for p in pids):
+            time.sleep(0.1)
+        assert not any(_alive(p) for p in pids), "workers outlived their parent"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_resolve_n_jobs():
+    assert resolve_n_jobs(None) == resolve_n_jobs(0) == resolve_n_jobs(1) == 1
+    assert resolve_n_jobs(-1) == (os.cpu_count() or 1)
+    assert resolve_n_jobs(3) == 3
