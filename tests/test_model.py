@@ -150,3 +150,58 @@ def test_inference_net_matches_forward_and_is_row_independent():
     assert torch.equal(alone["g_s"][0], out["g_s"][4])
     assert torch.equal(alone["n_f"], out["n_f"][lo:lo + n])
     assert torch.equal(alone["n_s"], out["n_s"][lo:lo + n])
+
+
+def _head_params(dim: int = 160) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(0)
+    return tuple(torch.randn(*shape, generator=g) * 0.1
+                 for shape in [(dim, dim), (dim,), (dim, dim), (dim,)])
+
+
+@pytest.mark.parametrize("n", [1, 63, 64, 511, 512, 513, 2000])
+def test_projection_head_matches_dense_mlp_and_rows_are_independent(n):
+    from molood.model import NODE_TILE, _Head, _mlp
+
+    p = _head_params()
+    head = _Head(p, NODE_TILE)
+    x = torch.randn(n + 7, 160, generator=torch.Generator().manual_seed(n))
+    with torch.inference_mode():
+        out = head(x[:n])
+        torch.testing.assert_close(out, _mlp(x[:n], p), rtol=1e-5, atol=1e-5)
+        shifted = head(x[7:n + 7])  # the same rows at other positions, with other neighbours
+    overlap = max(n - 7, 0)
+    assert out.shape == (n, 160)
+    assert torch.equal(out[7:], shifted[:overlap])
+
+
+def test_projection_head_hands_onednn_only_whole_tiles(monkeypatch):
+    """oneDNN compiles and caches one kernel per input shape: a head fed every row count
+    directly grew a worker by ~1.5 MB per batch. Only whole tiles may reach it."""
+    from molood.model import _Head
+
+    head = _Head(_head_params(), 128)
+    if head._onednn is None:
+        pytest.skip("torch without oneDNN")
+    seen = []
+    real = torch._C._nn.mkldnn_linear
+
+    def spy(x, w, b):
+        seen.append(tuple(x.shape))
+        return real(x, w, b)
+
+    monkeypatch.setattr(torch._C._nn, "mkldnn_linear", spy)
+    with torch.inference_mode():
+        for n in (1, 5, 127, 128, 129, 300, 1000):
+            head(torch.randn(n, 160))
+    assert seen and {s[0] for s in seen} == {128}
+
+
+def test_projection_head_pickles():
+    import pickle
+
+    from molood.model import GRAPH_TILE, _Head
+
+    head = _Head(_head_params(), GRAPH_TILE)
+    x = torch.randn(10, 160)
+    with torch.inference_mode():
+        assert torch.equal(pickle.loads(pickle.dumps(head))(x), head(x))
