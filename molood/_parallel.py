@@ -6,8 +6,8 @@ it runs in-process (no pool, no pickling). Otherwise it uses a process pool, kee
 ``Pool.imap``, whose feeder thread drains the whole input iterator), and consumes ``items``
 lazily.
 
-Workers come from a ``forkserver`` where the platform has one (Linux, macOS), else from
-``spawn``; never from a plain ``fork`` of the caller (a forked child of a process that already
+Workers come from a ``forkserver`` on Linux, else from ``spawn`` (on macOS, forking a process
+that has loaded system frameworks is unsafe); never from a plain ``fork`` of the caller (a forked child of a process that already
 ran torch can deadlock in OpenMP). The fork server imports the ``preload`` modules once (torch,
 RDKit and the scorer: ~1.5 s) and then forks every worker ready-made, instead of each spawned
 worker importing them again; :func:`start_forkserver` starts it early, so that the imports
@@ -23,6 +23,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -61,8 +62,12 @@ def _worker_init(init: Callable[..., None] | None, initargs: tuple) -> None:
         init(*initargs)
 
 
+def _has_forkserver() -> bool:
+    return sys.platform.startswith("linux") and "forkserver" in mp.get_all_start_methods()
+
+
 def _context(preload: Sequence[str]) -> mp.context.BaseContext:
-    if "forkserver" in mp.get_all_start_methods():
+    if _has_forkserver():
         ctx = mp.get_context("forkserver")
         if preload:  # only takes effect if the server is not running yet
             ctx.set_forkserver_preload(list(preload))
@@ -75,9 +80,9 @@ def start_forkserver(preload: Sequence[str] = SCORER_PRELOAD) -> None:
 
     Later :func:`ordered_map` calls with ``n_jobs > 1`` fork their workers from it. Calling
     it early (before the caller's own heavy imports) lets the server's imports run on another
-    core meanwhile. A no-op where there is no fork server or it is already running.
+    core meanwhile. A no-op off Linux (workers are spawned there) or when it already runs.
     """
-    if "forkserver" not in mp.get_all_start_methods():
+    if not _has_forkserver():
         return
     _context(preload)
     from multiprocessing import forkserver

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from molood import _parallel
 from molood._parallel import ordered_map, resolve_n_jobs
 
 
@@ -19,7 +20,17 @@ def _slow_square(x: int) -> tuple[int, int]:
     return x * x, os.getpid()
 
 
-def test_results_come_in_input_order_from_several_workers():
+@pytest.fixture(params=["forkserver", "spawn"])
+def start_method(request, monkeypatch):
+    """Both ways workers are started: the fork server (Linux) and spawn (elsewhere)."""
+    if request.param == "spawn":
+        monkeypatch.setattr(_parallel, "_has_forkserver", lambda: False)
+    elif not _parallel._has_forkserver():
+        pytest.skip("no fork server on this platform")
+    return request.param
+
+
+def test_results_come_in_input_order_from_several_workers(start_method):
     out = list(ordered_map(_slow_square, ((i,) for i in range(30)), 2, preload=("time",)))
     assert [r for r, _ in out] == [i * i for i in range(30)]
     assert len({pid for _, pid in out} - {os.getpid()}) == 2  # two workers did the work
@@ -57,12 +68,17 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and SIGKILL")
-def test_workers_exit_when_the_parent_is_killed(tmp_path):
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_workers_exit_when_the_parent_is_killed(tmp_path, method):
     """A SIGKILLed screen (no chance to clean up) must not leave workers running."""
     script = tmp_path / "parent.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(f"METHOD = {method!r}\n" + textwrap.dedent("""
         import os, sys, time
+        from molood import _parallel
         from molood._parallel import ordered_map, start_forkserver
+
+        if METHOD == "spawn":
+            _parallel._has_forkserver = lambda: False
 
         def work(i):
             time.sleep(0.05 if i < 2 else 60)
