@@ -199,7 +199,7 @@ def screen(input: str, output: str, model: str | None, smiles_col: str | None, w
     """
     from molood._parallel import resolve_n_jobs, start_forkserver
 
-    if resolve_n_jobs(workers) > 1:  # workers' imports run while this process imports pandas
+    if resolve_n_jobs(workers) > 1:  # the workers' imports overlap with this process's work
         start_forkserver()
     from molood.screening import screen as run_screen
 
