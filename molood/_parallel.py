@@ -8,10 +8,10 @@ lazily.
 
 Workers come from a ``forkserver`` on Linux, else from ``spawn`` (on macOS, forking a process
 that has loaded system frameworks is unsafe); never from a plain ``fork`` of the caller (a
-forked child of a process that already ran torch can deadlock in OpenMP). The fork server imports the ``preload`` modules once (torch,
-RDKit and the scorer: ~1.5 s) and then forks every worker ready-made, instead of each spawned
-worker importing them again; :func:`start_forkserver` starts it early, so that the imports
-overlap with the caller's own start-up.
+forked child of a process that already ran torch can deadlock in OpenMP). The fork server
+imports the ``preload`` modules once (torch, RDKit and the scorer: ~1.4 s) and then forks every
+worker ready-made, instead of each spawned worker importing them again; :func:`start_forkserver`
+starts it early, so that the imports overlap with the caller's own start-up.
 
 Workers ignore SIGINT (Ctrl-C is handled once, in the parent, which then terminates them) and
 exit on their own when the process that asked for them dies (SIGKILL, power loss of the parent
