@@ -152,3 +152,17 @@ def test_shared_esol_muv_pair_loads_window_only():
     assert len(pd_.id_items) == 1128 and pd_.n_id_invalid == 0
     assert len(pd_.ood_paper) == 113 and len(pd_.ood_dedup) == 113
     assert len(set(pd_.id_keys)) < 1128                     # ESOL has repeated molecules
+
+
+def test_seeds_option_takes_a_count_a_list_or_a_range():
+    mod = _load_module()
+    assert mod.parse_seeds("5") == [1, 2, 3, 4, 5]
+    assert mod.parse_seeds("4,5") == [4, 5]
+    assert mod.parse_seeds("3-5") == [3, 4, 5]
+    assert mod.parse_seeds("5,1-2") == [1, 2, 5]
+    for bad in ("0", "x", "2-a", "0-2", ""):
+        with pytest.raises(ValueError):
+            mod.parse_seeds(bad)
+    with pytest.raises(SystemExit):
+        mod.parse_args(["--seeds", "two"])
+    assert mod.parse_args(["--seeds", "2,4"]).seed_list == [2, 4]
