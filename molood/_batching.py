@@ -18,7 +18,7 @@ os.environ.setdefault("DGLBACKEND", "pytorch")
 
 import torch  # noqa: E402
 
-from molood.graphs import GraphArrays, _ranges  # noqa: E402
+from molood.graphs import GraphArrays, _select_graphs  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     import dgl
@@ -43,6 +43,12 @@ class Prepared:
 
     def __len__(self) -> int:
         return int(self.num_nodes.shape[0])
+
+    def select(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Node rows of graphs ``idx`` and their edges renumbered (``src``, ``dst``)."""
+        node_sel, src, dst = _select_graphs(idx, self.node_offsets, self.edge_offsets,
+                                            self.num_nodes, self.num_edges, self.src, self.dst)
+        return torch.from_numpy(node_sel), torch.from_numpy(src), torch.from_numpy(dst)
 
 
 @dataclass
@@ -77,18 +83,10 @@ def assemble(p: Prepared, idx: np.ndarray) -> TrainingBatch:
     """Graphs ``idx`` of ``p`` as one batched DGL graph plus aligned node tensors."""
     import dgl  # only training builds DGL graphs (scoring uses gather + InferenceNet)
 
-    nn_, ne = p.num_nodes[idx], p.num_edges[idx]
-    node_sel = _ranges(p.node_offsets[idx], nn_)
-    edge_sel = _ranges(p.edge_offsets[idx], ne)
-    new_no = np.concatenate([[0], np.cumsum(nn_)[:-1]]).astype(np.int64)
-    shift = np.repeat(new_no - p.node_offsets[idx], ne)
-    n = int(nn_.sum())
-    src = torch.from_numpy(p.src[edge_sel] + shift)
-    dst = torch.from_numpy(p.dst[edge_sel] + shift)
-    sel = torch.from_numpy(node_sel)
-    num_nodes = torch.from_numpy(nn_.copy())
+    sel, src, dst = p.select(idx)
+    num_nodes = torch.from_numpy(p.num_nodes[idx])
     return TrainingBatch(
-        graph=dgl.graph((src, dst), num_nodes=n),
+        graph=dgl.graph((src, dst), num_nodes=sel.shape[0]),
         x=p.x.index_select(0, sel), topo=p.topo.index_select(0, sel),
         leaf=None if p.leaf is None else p.leaf.index_select(0, sel),
         node_graph=torch.repeat_interleave(torch.arange(len(idx)), num_nodes),
@@ -110,13 +108,8 @@ def gather(p: Prepared, idx: np.ndarray
         dst = torch.from_numpy(p.dst[e0:e1] - n0)
         sel = None if (n0 == 0 and n1 == p.x.shape[0]) else slice(n0, n1)
         return src, dst, sel, nn_.copy()
-    ne = p.num_edges[idx]
-    node_sel = _ranges(p.node_offsets[idx], nn_)
-    edge_sel = _ranges(p.edge_offsets[idx], ne)
-    new_no = np.concatenate([[0], np.cumsum(nn_)[:-1]]).astype(np.int64)
-    shift = np.repeat(new_no - p.node_offsets[idx], ne)
-    return (torch.from_numpy(p.src[edge_sel] + shift), torch.from_numpy(p.dst[edge_sel] + shift),
-            torch.from_numpy(node_sel), nn_.copy())
+    sel, src, dst = p.select(idx)
+    return src, dst, sel, nn_.copy()
 
 
 def tree_tensors(trees: Sequence[Any]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:

@@ -90,17 +90,11 @@ class GraphArrays:
     def take(self, index: Sequence[int] | np.ndarray) -> "GraphArrays":
         """The graphs at ``index`` (any order, repeats allowed) as a new GraphArrays."""
         index = np.asarray(index, dtype=np.int64)
-        no, eo = self.node_offsets, self.edge_offsets
-        nn, ne = self.num_nodes[index], self.num_edges[index]
-        node_sel = _ranges(no[index], nn)
-        edge_sel = _ranges(eo[index], ne)
-        new_no = np.concatenate([[0], np.cumsum(nn)[:-1]]).astype(np.int64) if len(index) else \
-            np.zeros(0, np.int64)
-        shift = np.repeat(new_no - no[index], ne)
+        node_sel, src, dst = _select_graphs(index, self.node_offsets, self.edge_offsets,
+                                            self.num_nodes, self.num_edges, self.src, self.dst)
         return GraphArrays(
-            x=self.x[node_sel], leaf_x=self.leaf_x[node_sel],
-            src=self.src[edge_sel] + shift, dst=self.dst[edge_sel] + shift,
-            num_nodes=nn.copy(), num_edges=ne.copy(),
+            x=self.x[node_sel], leaf_x=self.leaf_x[node_sel], src=src, dst=dst,
+            num_nodes=self.num_nodes[index], num_edges=self.num_edges[index],
         )
 
     @staticmethod
@@ -118,6 +112,18 @@ class GraphArrays:
             num_nodes=np.concatenate([p.num_nodes for p in parts]).astype(np.int64),
             num_edges=np.concatenate([p.num_edges for p in parts]).astype(np.int64),
         )
+
+
+def _select_graphs(index: np.ndarray, node_offsets: np.ndarray, edge_offsets: np.ndarray,
+                   num_nodes: np.ndarray, num_edges: np.ndarray, src: np.ndarray,
+                   dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Graphs ``index`` of a concatenated graph set: (node rows to take [N'], their edges'
+    ``src`` and ``dst`` renumbered to the new node order [E'])."""
+    nn, ne = num_nodes[index], num_edges[index]
+    node_sel = _ranges(node_offsets[index], nn)
+    edge_sel = _ranges(edge_offsets[index], ne)
+    shift = np.repeat(np.cumsum(nn) - nn - node_offsets[index], ne)
+    return node_sel, src[edge_sel] + shift, dst[edge_sel] + shift
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
