@@ -466,8 +466,8 @@ class SEGODetector:
         return net
 
     def _forward_eval(self, data: Prepared, idx: np.ndarray
-                      ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        """(node_graph, num_nodes, float32 embeddings) of graphs ``idx`` of ``data``."""
+                      ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(num_nodes, float32 embeddings) of graphs ``idx`` of ``data``."""
         src, dst, sel, nn_ = gather(data, idx)
         num_nodes = torch.from_numpy(nn_)
         node_graph = torch.repeat_interleave(torch.arange(len(idx)), num_nodes)
@@ -478,12 +478,12 @@ class SEGODetector:
         else:
             x, topo = data.x.index_select(0, sel), data.topo.index_select(0, sel)
         out = self._scoring_net()(x, topo, src, dst, node_graph, len(idx))
-        return node_graph, num_nodes, out
+        return num_nodes, out
 
     def _embed(self, data: Prepared, idx: np.ndarray, batch_size: int) -> dict[str, torch.Tensor]:
         outs: list[dict[str, torch.Tensor]] = []
         for s in range(0, len(idx), batch_size):
-            outs.append(self._forward_eval(data, idx[s:s + batch_size])[2])
+            outs.append(self._forward_eval(data, idx[s:s + batch_size])[1])
         return {k: torch.cat([o[k] for o in outs]).double() for k in ("g_f", "g_s")}
 
     def _components(self, data: Prepared, idx: np.ndarray,
@@ -493,7 +493,7 @@ class SEGODetector:
         bank_f, bank_s = self.bank_f_.double(), self.bank_s_.double()
         with torch.inference_mode():
             for s in range(0, len(idx), batch_size):
-                _, num_nodes, out = self._forward_eval(data, idx[s:s + batch_size])
+                num_nodes, out = self._forward_eval(data, idx[s:s + batch_size])
                 l_g.append(bank_infonce(out["g_f"].double(), out["g_s"].double(),
                                         bank_f, bank_s))
                 l_n.append(local_infonce_eval(out["n_f"], out["n_s"], num_nodes))
@@ -577,7 +577,7 @@ class SEGODetector:
             data = prepare(ga, with_leaf=False)
             for s in range(0, n, max(1, int(batch_size))):
                 idx = np.sort(perm[s:s + batch_size])
-                _, num_nodes, emb = self._forward_eval(data, idx)
+                num_nodes, emb = self._forward_eval(data, idx)
                 l_g[idx] = global_infonce(emb["g_f"].double(), emb["g_s"].double()).numpy()
                 l_n[idx] = local_infonce_eval(emb["n_f"], emb["n_s"], num_nodes).numpy()
         out[valid] = self._combine(l_g, l_n, data.num_nodes)
