@@ -1,7 +1,8 @@
 """Model-ready tensors for :class:`~molood.detector.SEGODetector`: a featurized graph set
 turned into tensors once (:func:`prepare`), then cut into training minibatches
 (:func:`minibatches`, :func:`assemble`, :func:`tree_tensors`) or gathered for a scoring forward
-pass without building a DGL graph (:func:`gather`).
+pass without building a DGL graph (:func:`gather`); :func:`map_row_tiles` cuts rows into the
+fixed-size tiles that keep products row-independent.
 
 Kept apart from the estimator so that its class holds the method, not the index arithmetic.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import dgl
 
 __all__ = ["Prepared", "TrainingBatch", "prepare", "assemble", "gather", "tree_tensors",
-           "minibatches"]
+           "minibatches", "map_row_tiles"]
 
 
 @dataclass
@@ -119,6 +120,21 @@ def tree_tensors(trees: Sequence[Any]) -> tuple[list[torch.Tensor], list[torch.T
     parents = [torch.as_tensor(np.asarray(a, dtype=np.int64)) for a in tb.parents]
     graph_ids = [torch.as_tensor(np.asarray(a, dtype=np.int64)) for a in tb.graph_ids]
     return parents, graph_ids
+
+
+def map_row_tiles(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                  tile: int) -> torch.Tensor:
+    """``fn`` applied to ``x`` [n, d] in row tiles of exactly ``tile`` rows (the last one
+    zero-padded), results concatenated and cut back to n rows.
+
+    For products whose per-row rounding would otherwise depend on the number or position of
+    the other rows (or that compile a kernel per input shape): every call sees one shape.
+    """
+    n = x.shape[0]
+    pad = (-n) % tile
+    if pad:
+        x = torch.cat([x, x.new_zeros((pad, x.shape[1]))])
+    return torch.cat([fn(t) for t in x.split(tile)])[:n]
 
 
 def minibatches(perm: np.ndarray, batch_size: int) -> list[np.ndarray]:

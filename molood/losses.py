@@ -22,6 +22,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from molood._batching import map_row_tiles
+
 __all__ = [
     "TAU",
     "cosine_logits",
@@ -56,11 +58,7 @@ def _rowwise_matmul(a: Tensor, b: Tensor) -> Tensor:
     exactly :data:`_ROW_TILE` rows (the last one zero-padded), in which a row's result does not
     depend on its position or on the thread count.
     """
-    n = a.shape[0]
-    pad = (-n) % _ROW_TILE
-    if pad:
-        a = torch.cat([a, a.new_zeros((pad, a.shape[1]))])
-    return torch.cat([t @ b for t in a.split(_ROW_TILE)])[:n]
+    return map_row_tiles(lambda t: t @ b, a, _ROW_TILE)
 
 
 def cosine_logits(x: Tensor, y: Tensor, tau: float = TAU) -> Tensor:

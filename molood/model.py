@@ -17,6 +17,8 @@ os.environ.setdefault("DGLBACKEND", "pytorch")
 import torch  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
+from molood._batching import map_row_tiles  # noqa: E402
+
 if TYPE_CHECKING:  # pragma: no cover
     import dgl
 
@@ -242,14 +244,11 @@ class _Head:
             return _mlp(x, self.dense)
         w1, b1, w2, b2 = self._onednn
         linear = torch._C._nn.mkldnn_linear
-        n = x.shape[0]
-        pad = (-n) % self.tile
-        if pad:
-            x = torch.cat([x, x.new_zeros((pad, x.shape[1]))])
         # Fixed-size tiles: oneDNN compiles and caches a kernel per input shape, and a cache
         # entry per distinct row count grew a worker by ~1.5 MB per batch (1 GB over 600).
-        return torch.cat([linear(torch.relu(linear(t.to_mkldnn(), w1, b1)), w2, b2).to_dense()
-                          for t in x.split(self.tile)])[:n]
+        return map_row_tiles(
+            lambda t: linear(torch.relu(linear(t.to_mkldnn(), w1, b1)), w2, b2).to_dense(),
+            x, self.tile)
 
     def __getstate__(self) -> dict:  # oneDNN tensors do not pickle; rebuilt on load
         return {"dense": self.dense, "tile": self.tile}
