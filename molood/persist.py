@@ -192,16 +192,34 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     return _read_checked(Path(path))[1]
 
 
+def _installed_version(lib: str) -> str:
+    """Version of an installed library from its package metadata, so that checking a model
+    file does not import torch or DGL (a screen's parent process never does); the module's
+    ``__version__`` where there is no metadata."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(lib)
+    except PackageNotFoundError:  # pragma: no cover - e.g. a source build without dist-info
+        import importlib
+
+        return str(importlib.import_module(lib).__version__)
+
+
 def _check_versions(manifest: dict[str, Any], path: Path) -> None:
+    """Warn (:class:`MoloodVersionWarning`) when ``manifest`` was written with another
+    molood minor version or another torch/DGL version than the running ones."""
+    import molood
+
     saved = manifest.get("versions") or {}
-    now = _versions()
     drift = []
     mm = lambda v: ".".join(str(v).split(".")[:2])  # noqa: E731
-    if mm(saved.get("molood")) != mm(now["molood"]):
-        drift.append(f"molood {saved.get('molood')} (running {now['molood']})")
+    if mm(saved.get("molood")) != mm(molood.__version__):
+        drift.append(f"molood {saved.get('molood')} (running {molood.__version__})")
     for lib in ("torch", "dgl"):
-        if saved.get(lib) != now[lib]:
-            drift.append(f"{lib} {saved.get(lib)} (running {now[lib]})")
+        now = _installed_version(lib)
+        if saved.get(lib) != now:
+            drift.append(f"{lib} {saved.get(lib)} (running {now})")
     if drift:
         warnings.warn(f"model file {path} was written with {', '.join(drift)}; scores may differ "
                       "slightly from the ones it was calibrated with", MoloodVersionWarning,

@@ -143,12 +143,12 @@ def _model_info(model: Any, tmpdir: str, check_versions: bool = False) -> _Model
     from safetensors import SafetensorError
     from safetensors.numpy import load as st_load
 
-    from molood.persist import MoloodModelError, read_manifest
+    from molood.persist import MoloodModelError, _check_versions, read_manifest
 
     path = _model_path(model)
     manifest = read_manifest(path)  # validates the file without importing torch
     if check_versions:  # workers do not (load_model does, in this process)
-        _warn_version_drift(manifest, path)
+        _check_versions(manifest, path)
     try:
         tensors = st_load(path.read_bytes())
         cal = np.sort(np.asarray(tensors["calibration.scores"], dtype=np.float64))
@@ -157,33 +157,6 @@ def _model_info(model: Any, tmpdir: str, check_versions: bool = False) -> _Model
         raise MoloodModelError(f"{path} is corrupt or incomplete ({type(exc).__name__}: "
                                f"{exc}).") from exc
     return _ModelInfo(str(path.resolve()), str(path.resolve()), file_sha256(path), cal, largest)
-
-
-def _warn_version_drift(manifest: dict[str, Any], path: Path) -> None:
-    """``persist``'s version warning, from package metadata (no torch/dgl import in the parent;
-    workers load the model with :func:`_scoring_detector`, which does not check versions)."""
-    import warnings
-    from importlib.metadata import PackageNotFoundError, version
-
-    import molood
-    from molood.persist import MoloodVersionWarning
-
-    saved = manifest.get("versions") or {}
-    mm = lambda v: ".".join(str(v).split(".")[:2])  # noqa: E731
-    drift = []
-    if mm(saved.get("molood")) != mm(molood.__version__):
-        drift.append(f"molood {saved.get('molood')} (running {molood.__version__})")
-    for lib in ("torch", "dgl"):
-        try:
-            now = version(lib)
-        except PackageNotFoundError:  # pragma: no cover - not installed as a distribution
-            continue
-        if saved.get(lib) != now:
-            drift.append(f"{lib} {saved.get(lib)} (running {now})")
-    if drift:
-        warnings.warn(f"model file {path} was written with {', '.join(drift)}; scores may differ "
-                      "slightly from the ones it was calibrated with", MoloodVersionWarning,
-                      stacklevel=3)
 
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
 import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
 
-from molood.scoring import file_sha256, get_model, score_inputs
+from molood.persist import MoloodVersionWarning, read_manifest
+from molood.scoring import _model_info, file_sha256, get_model, score_inputs
 
 
 def test_get_model_caches_by_file_state(tmp_path, tiny_model_path):
@@ -40,3 +44,13 @@ def test_parent_side_does_not_import_torch(tiny_model_path, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == [file_sha256(tiny_model_path), "True", "[]"]
+
+
+def test_parent_side_warns_about_version_drift(tiny_model_path, tmp_path):
+    """The screen's parent checks a model file's versions the way load_model does."""
+    m = read_manifest(tiny_model_path)
+    m["versions"]["dgl"] = "0.9.0"
+    old = tmp_path / "old.molood"
+    save_file(load_file(str(tiny_model_path)), str(old), metadata={"molood": json.dumps(m)})
+    with pytest.warns(MoloodVersionWarning, match="dgl 0.9.0"):
+        _model_info(old, str(tmp_path), check_versions=True)
