@@ -43,6 +43,7 @@ __all__ = [
     "MoloodVersionWarning",
     "default_model_path",
     "load_model",
+    "load_scoring_model",
     "read_manifest",
     "save_model",
 ]
@@ -236,12 +237,6 @@ def load_model(path: str | os.PathLike | None = None) -> "SEGODetector":
     MoloodModelError
         The file is not a valid molood model file. Nothing in it is executed.
     """
-    import torch
-    from safetensors.torch import load as st_load
-
-    from molood.detector import SEGODetector
-    from molood.model import SEGONet
-
     if path is None:
         path = default_model_path()
         if not path.exists():
@@ -250,6 +245,33 @@ def load_model(path: str | os.PathLike | None = None) -> "SEGODetector":
     path = Path(path)
     raw, manifest = _read_checked(path)
     _check_versions(manifest, path)
+    return _build_detector(path, raw, manifest, training_net=True)
+
+
+def load_scoring_model(path: str | os.PathLike) -> "SEGODetector":
+    """A scoring-only detector from a model file, for screening worker processes.
+
+    It scores exactly like :func:`load_model` (same tensors, same
+    :meth:`~molood.detector.SEGODetector.score_graphs` path: the float32
+    :class:`~molood.model.InferenceNet` built from the same state dict) but never builds the
+    training network, so the worker does not import DGL (about 0.4 s of start-up), and it does
+    not check versions (the parent process did). It cannot be refitted or saved.
+    """
+    path = Path(path)
+    raw, manifest = _read_checked(path)
+    return _build_detector(path, raw, manifest, training_net=False)
+
+
+def _build_detector(path: Path, raw: bytes, manifest: dict[str, Any],
+                    training_net: bool) -> "SEGODetector":
+    """The fitted detector a validated file (``raw`` bytes, ``manifest``) describes; with
+    ``training_net`` False, the scoring network only (``net_`` is None)."""
+    import torch
+    from safetensors.torch import load as st_load
+
+    from molood.detector import SEGODetector
+    from molood.model import InferenceNet, SEGONet
+
     try:
         tensors = st_load(raw)
     except Exception as exc:  # safetensors raises its own error types
@@ -259,13 +281,17 @@ def load_model(path: str | os.PathLike | None = None) -> "SEGODetector":
         params = {k: v for k, v in manifest["params"].items() if k in known}
         det = SEGODetector(**params)
         feat = manifest["featurizer"]
-        net = SEGONet(in_dim=int(feat["n_node_features"]), topo_dim=int(feat["topo_dim"]),
-                      leaf_dim=int(feat["leaf_dim"]), hidden_dim=int(det.hidden_dim),
-                      num_layers=int(det.num_layers), tree_height=int(det.tree_height))
         state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-        net.load_state_dict(state, strict=True)
-        net.eval()
-        det.net_ = net
+        if training_net:
+            net = SEGONet(in_dim=int(feat["n_node_features"]), topo_dim=int(feat["topo_dim"]),
+                          leaf_dim=int(feat["leaf_dim"]), hidden_dim=int(det.hidden_dim),
+                          num_layers=int(det.num_layers), tree_height=int(det.tree_height))
+            net.load_state_dict(state, strict=True)
+            net.eval()
+            det.net_ = net
+        else:
+            det._infer = InferenceNet(state, int(det.num_layers))
+            det.net_ = None  # _scoring_net() uses _infer
         det.n_features_in_ = int(feat["n_node_features"])
         det.topo_dim_, det.leaf_dim_ = int(feat["topo_dim"]), int(feat["leaf_dim"])
         det.x_dtype_ = str(feat["x_dtype"])

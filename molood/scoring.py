@@ -209,42 +209,6 @@ def score_inputs(det: "SEGODetector", inputs: Sequence[Any], kind: str = "smiles
 _WORKER_DET: Any = None
 
 
-def _scoring_detector(path: str) -> "SEGODetector":
-    """A scoring-only detector read straight from a model file, for worker processes.
-
-    It scores exactly like ``load_model(path)`` (same tensors, same
-    :meth:`SEGODetector.score_graphs` path: the float32 :class:`~molood.model.InferenceNet`
-    built from the same state dict), but never builds the training network, so the worker does
-    not import DGL (about 0.4 s of start-up per worker). The file was validated and
-    version-checked by the parent (:func:`_model_info`).
-    """
-    import torch
-    from safetensors.torch import load as st_load
-
-    from molood.detector import SEGODetector
-    from molood.model import InferenceNet
-    from molood.persist import MoloodModelError, _read_checked
-
-    raw, manifest = _read_checked(Path(path))
-    try:
-        tensors = st_load(raw)
-        known = set(SEGODetector._param_names())
-        det = SEGODetector(**{k: v for k, v in manifest["params"].items() if k in known})
-        feat = manifest["featurizer"]
-        det._infer = InferenceNet({k[4:]: v for k, v in tensors.items() if k.startswith("net.")},
-                                  int(det.num_layers))
-        det.net_ = None  # scoring only: _scoring_net() uses _infer
-        det.n_features_in_ = int(feat["n_node_features"])
-        det.bank_f_ = tensors["bank.g_f"].to(torch.float64)
-        det.bank_s_ = tensors["bank.g_s"].to(torch.float64)
-        det.stats_ = {k: float(v) for k, v in manifest["calibration"]["stats"].items()}
-        det.cal_scores_ = np.sort(tensors["calibration.scores"].numpy().astype(np.float64))
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise MoloodModelError(f"{path} is an incomplete or inconsistent molood model file "
-                               f"({type(exc).__name__}: {exc}).") from exc
-    return det
-
-
 def _keep_freed_memory() -> None:
     """Make glibc keep freed memory in this (worker) process.
 
@@ -275,9 +239,12 @@ def _init_scorer(model_path: str, detector: Any = None, in_worker: bool = True) 
 
         _keep_freed_memory()
         torch.set_num_threads(1)  # one process per core is faster than threads for these sizes
-        _WORKER_DET = detector if detector is not None else _scoring_detector(model_path)
-        return
-    _WORKER_DET = detector if detector is not None else get_model(model_path)
+    if detector is None:
+        from molood.persist import load_scoring_model
+
+        # workers need no DGL and no version check (the parent did it): the scoring-only load
+        detector = load_scoring_model(model_path) if in_worker else get_model(model_path)
+    _WORKER_DET = detector
 
 
 def _score_job(inputs: list, kind: str) -> tuple[np.ndarray, list[str]]:

@@ -24,6 +24,7 @@ from molood.persist import (  # noqa: E402
     MoloodVersionWarning,
     default_model_path,
     load_model,
+    load_scoring_model,
     read_manifest,
 )
 
@@ -55,6 +56,15 @@ def test_round_trip_identical_scores(det, model_file):
     assert loaded.history_ == det.history_
     again = molood.load_model(model_file)
     np.testing.assert_array_equal(again.score(QUERY), det.score(QUERY))
+
+
+def test_scoring_only_load_scores_like_the_full_model(det, model_file):
+    """What screening workers load: the same scores and calibration, without the training net."""
+    scorer = load_scoring_model(model_file)
+    assert scorer.net_ is None
+    np.testing.assert_array_equal(scorer.score(QUERY), det.score(QUERY))
+    np.testing.assert_array_equal(scorer.pvalue(QUERY), det.pvalue(QUERY))
+    assert scorer.threshold(0.05) == det.threshold(0.05)
 
 
 def test_manifest_contents(det, model_file):
