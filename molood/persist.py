@@ -227,6 +227,16 @@ def _check_versions(manifest: dict[str, Any], path: Path) -> None:
                       stacklevel=3)
 
 
+def bundled_model_file() -> Path:
+    """:func:`default_model_path`, or FileNotFoundError saying how to build it."""
+    path = default_model_path()
+    if not path.exists():
+        raise FileNotFoundError(f"no bundled default model at {path}; build it with `make model` "
+                                "(molood train data/freesolv.csv -o molood/models/default.molood "
+                                "--seed 0) or pass a model")
+    return path
+
+
 def load_model(path: str | os.PathLike | None = None) -> "SEGODetector":
     """Load a ``.molood`` model file (``None`` → the bundled :func:`default_model_path`).
 
@@ -237,12 +247,7 @@ def load_model(path: str | os.PathLike | None = None) -> "SEGODetector":
     MoloodModelError
         The file is not a valid molood model file. Nothing in it is executed.
     """
-    if path is None:
-        path = default_model_path()
-        if not path.exists():
-            raise FileNotFoundError(f"no bundled default model at {path}; train one with "
-                                    "`molood train data/freesolv.csv` or pass a model path")
-    path = Path(path)
+    path = bundled_model_file() if path is None else Path(path)
     raw, manifest = _read_checked(path)
     _check_versions(manifest, path)
     return _build_detector(path, raw, manifest, training_net=True)

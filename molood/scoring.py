@@ -68,15 +68,10 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _model_path(model: str | os.PathLike | None) -> Path:
-    from molood.persist import default_model_path
+    from molood.persist import bundled_model_file
 
     if model is None:
-        path = default_model_path()
-        if not path.exists():
-            raise FileNotFoundError(f"no bundled default model at {path}; build it with `make "
-                                    "model` (molood train data/freesolv.csv -o "
-                                    "molood/models/default.molood --seed 0) or pass a model")
-        return path
+        return bundled_model_file()
     path = Path(model)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {os.fspath(model)}")
