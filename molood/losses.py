@@ -19,6 +19,7 @@ Guards (documented deviations from the reference):
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -181,10 +182,11 @@ def local_infonce_eval(x: Tensor, y: Tensor, num_nodes: Tensor, tau: float = TAU
     embeddings, without autograd, and independent of the other graphs of the batch.
 
     The within-graph dot products ``x_i · y_j`` are one float32 ``bmm`` per size class: a graph
-    of n nodes is zero-padded to ``8·⌈n/8⌉`` rows whatever the batch holds, so its products
-    have the same shape, hence the same bits, in any batch (a padding that followed the largest
-    graph of the batch would change them in the last bits). Norms, cosines, ``exp``/``log`` and
-    means are float64; padded rows and columns are masked out exactly.
+    of n nodes takes ``8·⌈n/8⌉`` rows whatever the batch holds, so its products have the same
+    shape, hence the same bits, in any batch (a padding that followed the largest graph of the
+    batch would change them in the last bits). The extra rows repeat the graph's first node and
+    are masked out exactly. The norms are float32 (one read of the embeddings, no float64 copy of
+    them); the cosines, ``exp``/``log`` and means are float64.
 
     Parameters
     ----------
@@ -193,30 +195,31 @@ def local_infonce_eval(x: Tensor, y: Tensor, num_nodes: Tensor, tau: float = TAU
     num_nodes : LongTensor [B]
         Nodes per graph.
     """
-    num_nodes = num_nodes.to(torch.long)
-    bsz = num_nodes.shape[0]
-    out = torch.zeros(bsz, dtype=torch.float64)
-    if bsz == 0 or int(num_nodes.max()) <= 1:
+    counts = num_nodes.to(torch.long).numpy()
+    out = torch.zeros(counts.shape[0], dtype=torch.float64)
+    if counts.shape[0] == 0 or int(counts.max()) <= 1:
         return out
     with torch.inference_mode():
-        nx = torch.linalg.vector_norm(x, dim=1, dtype=torch.float64).clamp_min_(_NORM_EPS)
-        ny = torch.linalg.vector_norm(y, dim=1, dtype=torch.float64).clamp_min_(_NORM_EPS)
+        # 1 / ‖x_i‖ and 1 / (τ ‖y_j‖): the dot products are scaled into cos / τ afterwards
+        rx = torch.linalg.vector_norm(x, dim=1).double().clamp_min_(_NORM_EPS).reciprocal_()
+        ry = (torch.linalg.vector_norm(y, dim=1).double().clamp_min_(_NORM_EPS).mul_(tau)
+              .reciprocal_())
         e = x.shape[1]
-        offsets = torch.cumsum(num_nodes, 0) - num_nodes
-        padded = (num_nodes + (_EVAL_PAD - 1)) // _EVAL_PAD * _EVAL_PAD
-        for p in torch.unique(padded[num_nodes > 1]).tolist():
-            graphs = torch.nonzero((padded == p) & (num_nodes > 1)).squeeze(1)
-            b, nn_ = graphs.shape[0], num_nodes[graphs]
-            ar = torch.arange(p)
-            valid = ar[None, :] < nn_[:, None]  # [b, p]
-            node = (offsets[graphs][:, None] + ar[None, :])[valid]  # node ids, graph-major
-            slot = (torch.arange(b)[:, None] * p + ar[None, :])[valid]
-            xp = x.new_zeros((b * p, e)).index_copy_(0, slot, x.index_select(0, node))
-            yp = y.new_zeros((b * p, e)).index_copy_(0, slot, y.index_select(0, node))
-            dots = torch.bmm(xp.view(b, p, e), yp.view(b, p, e).transpose(1, 2)).double()
-            nxp = torch.ones(b * p, dtype=torch.float64).index_copy_(0, slot, nx[node])
-            nyp = torch.ones(b * p, dtype=torch.float64).index_copy_(0, slot, ny[node])
-            s = dots.div_(nxp.view(b, p, 1)).div_(nyp.view(b, 1, p)).div_(tau)
+        offsets = np.cumsum(counts) - counts
+        padded = (counts + (_EVAL_PAD - 1)) // _EVAL_PAD * _EVAL_PAD
+        scored = counts > 1
+        for p in np.unique(padded[scored]).tolist():
+            graphs = np.flatnonzero((padded == p) & scored)
+            b, nn_ = graphs.shape[0], counts[graphs]
+            ar = np.arange(p)
+            valid_np = ar[None, :] < nn_[:, None]  # [b, p]
+            first = offsets[graphs][:, None]
+            rows = torch.from_numpy(np.where(valid_np, first + ar[None, :], first).reshape(-1))
+            valid = torch.from_numpy(valid_np)
+            s = torch.bmm(x.index_select(0, rows).view(b, p, e),
+                          y.index_select(0, rows).view(b, p, e).transpose(1, 2)).double()
+            s.mul_(rx.index_select(0, rows).view(b, p, 1))
+            s.mul_(ry.index_select(0, rows).view(b, 1, p))  # s[g, i, j] = cos(x_i, y_j) / τ
             diag = s.diagonal(dim1=1, dim2=2).clone()  # [b, p]
             pair = valid[:, :, None] & valid[:, None, :]
             pair.diagonal(dim1=1, dim2=2).fill_(False)
@@ -224,7 +227,7 @@ def local_infonce_eval(x: Tensor, y: Tensor, num_nodes: Tensor, tau: float = TAU
             row = ex.sum(dim=2).add_(_DEN_EPS).log_()  # x_i against the other y_j of its graph
             col = ex.sum(dim=1).add_(_DEN_EPS).log_()  # y_i against the other x_j of its graph
             per_node = (row + col).div_(2).sub_(diag).mul_(valid)
-            out[graphs] = per_node.sum(dim=1) / nn_.to(torch.float64)
+            out[torch.from_numpy(graphs)] = per_node.sum(dim=1) / torch.from_numpy(nn_).double()
     return out
 
 

@@ -10,7 +10,7 @@ so no DGL batch metadata is needed.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 os.environ.setdefault("DGLBACKEND", "pytorch")
 
@@ -219,38 +219,48 @@ NODE_TILE, GRAPH_TILE = 512, 256
 zero-padded to a multiple; a 250-molecule scoring block is one graph tile)."""
 
 
+def _onednn_linear() -> "Callable[..., Tensor] | None":
+    """oneDNN's fused ``linear (+ ReLU)`` on dense tensors (``torch.ops.mkldnn._linear_pointwise``,
+    what ``torch.compile`` emits for a Linear on CPU), or None where torch lacks it."""
+    if not torch.backends.mkldnn.is_available():
+        return None
+    try:
+        op = torch.ops.mkldnn._linear_pointwise
+        probe = torch.zeros(4, 4)
+        op(probe, probe, probe[0], "relu", [], "")
+    except (AttributeError, RuntimeError):  # pragma: no cover - a torch built without it
+        return None
+    return op
+
+
 class _Head:
     """A projection head (Linear → ReLU → Linear, E × E) for inference.
 
-    Runs on oneDNN (``torch._C._nn.mkldnn_linear``, what :class:`torch.utils.mkldnn.MkldnnLinear`
-    calls) when torch has it: oneDNN's JIT kernels use AVX-512 on any x86 CPU, while MKL's
-    sgemm, torch's default for ``addmm``, takes a slower path on non-Intel CPUs (1.8× on the
-    AMD EPYC of ``benchmarks/screen.py``; the four heads are most of the scoring FLOPs). The
-    two give the same bits on the machines we measured; either way rows stay independent.
+    Runs on oneDNN (:func:`_onednn_linear`, the ReLU fused into the first product) when torch
+    has it: oneDNN's JIT kernels use AVX-512 on any x86 CPU, while MKL's sgemm, torch's default
+    for ``addmm``, takes a slower path on non-Intel CPUs (2x on the AMD EPYC of
+    ``benchmarks/screen.py``; the four heads are most of the scoring FLOPs). The two give the
+    same bits on the machines we measured; either way rows stay independent.
     """
 
     def __init__(self, p: tuple[Tensor, Tensor, Tensor, Tensor], tile: int) -> None:
         self.dense, self.tile = p, tile
-        self._onednn: tuple[Tensor, ...] | None = None
-        if torch.backends.mkldnn.is_available():
-            try:  # oneDNN wants [out, in] weights; ``p`` holds them transposed
-                self._onednn = (p[0].t().contiguous().to_mkldnn(), p[1].to_mkldnn(),
-                                p[2].t().contiguous().to_mkldnn(), p[3].to_mkldnn())
-            except RuntimeError:  # pragma: no cover - a torch built without oneDNN kernels
-                self._onednn = None
+        self._linear = _onednn_linear()
+        # oneDNN wants [out, in] weights; ``p`` holds them transposed
+        self._weights = (p[0].t().contiguous(), p[1], p[2].t().contiguous(), p[3])
 
     def __call__(self, x: Tensor) -> Tensor:
-        if self._onednn is None or x.dtype != torch.float32:
+        if self._linear is None or x.dtype != torch.float32:
             return _mlp(x, self.dense)
-        w1, b1, w2, b2 = self._onednn
-        linear = torch._C._nn.mkldnn_linear
+        w1, b1, w2, b2 = self._weights
+        linear = self._linear
         # Fixed-size tiles: oneDNN compiles and caches a kernel per input shape, and a cache
         # entry per distinct row count grew a worker by ~1.5 MB per batch (1 GB over 600).
         return map_row_tiles(
-            lambda t: linear(torch.relu(linear(t.to_mkldnn(), w1, b1)), w2, b2).to_dense(),
+            lambda t: linear(linear(t, w1, b1, "relu", [], ""), w2, b2, "none", [], ""),
             x, self.tile)
 
-    def __getstate__(self) -> dict:  # oneDNN tensors do not pickle; rebuilt on load
+    def __getstate__(self) -> dict:  # the oneDNN op does not pickle; looked up again on load
         return {"dense": self.dense, "tile": self.tile}
 
     def __setstate__(self, state: dict) -> None:
