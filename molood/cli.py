@@ -130,12 +130,18 @@ def train(input: str, model_out: str, smiles_col: str | None, epochs: int, seed:
 
     _setup_logging(quiet)
     t0 = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        det = train_file(input, model_out, smiles_col=smiles_col, epochs=epochs, seed=seed,
-                         mode=mode, alpha=alpha, batch_size=batch_size,
-                         val_fraction=val_fraction, largest_fragment=largest_fragment,
-                         n_jobs=jobs, verbose=not quiet)
+    fit_log = logging.getLogger("molood.detector")
+    level = fit_log.level
+    fit_log.setLevel(logging.WARNING)  # its fit summary would repeat the one printed below
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            det = train_file(input, model_out, smiles_col=smiles_col, epochs=epochs, seed=seed,
+                             mode=mode, alpha=alpha, batch_size=batch_size,
+                             val_fraction=val_fraction, largest_fragment=largest_fragment,
+                             n_jobs=jobs, verbose=not quiet)
+    finally:
+        fit_log.setLevel(level)
     if not quiet:
         for w in caught:
             click.echo(f"molood: {w.message}", err=True)

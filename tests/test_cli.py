@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -69,6 +70,16 @@ def test_train_then_info(cli, tmp_path, freesolv_smiles):
     info = json.loads(r.output)
     assert info["params"]["epochs"] == 2 and info["training_set"]["n_fit"] == 60
     assert info["sha256"] == file_sha256(model)
+
+
+def test_train_prints_one_summary(cli, tmp_path, freesolv_smiles):
+    inp = tmp_path / "id.csv"
+    pd.DataFrame({"SMILES": freesolv_smiles[:30]}).to_csv(inp, index=False)
+    r = invoke(cli, "train", inp, "-o", tmp_path / "m.molood", "--epochs", 1)
+    assert r.exit_code == 0, r.output
+    assert r.stderr.count("trained on 27 molecules (3 held out") == 1
+    assert "held-out molecules" not in r.stderr  # the detector's own fit log line
+    assert logging.getLogger("molood.detector").level == logging.NOTSET  # restored afterwards
 
 
 def test_train_errors(cli, tmp_path):
