@@ -28,7 +28,7 @@ Conventions (identical to ``ogb.utils.smiles2graph``):
 from __future__ import annotations
 
 import os
-from itertools import repeat
+from itertools import compress, repeat
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -107,11 +107,38 @@ def _ogb_x(z, chi, hs, chg, rad, hyb, aro, ring, deg) -> np.ndarray:
     return x
 
 
+# Hybridization of a carbon atom of a plain SMILES (see _Accumulator.add) by its total degree
+# (neighbours + hydrogens): RDKit counts bonds + lone pairs, and a neutral four-valent carbon
+# has no lone pair, so 4 -> SP3 (never lowered to SP2 by conjugation: that needs degree <= 3),
+# 3 -> SP2, 2 -> SP. -1: cannot occur (checked).
+_CARBON_HYB = np.full(16, -1, dtype=np.int64)
+_CARBON_HYB[2] = int(Chem.HybridizationType.SP)
+_CARBON_HYB[3] = int(Chem.HybridizationType.SP2)
+_CARBON_HYB[4] = int(Chem.HybridizationType.SP3)
+
+
+def _is_plain_smiles(t: str) -> bool:
+    """Only organic-subset atoms written without brackets, no CXSMILES block, no quadruple bond.
+
+    Then every atom has RDKit's implicit hydrogens: no chiral tag (``@`` needs brackets), no
+    radical, and every carbon is neutral (sanitization's clean-up only charges N, P, O and
+    halogens) with four bonds + hydrogens. :class:`_Accumulator` reads fewer RDKit getters for
+    such molecules; ``tests/test_featurize.py`` checks the result equals the full read.
+    """
+    return "[" not in t and "|" not in t and "$" not in t
+
+
 class _Accumulator:
     """Collects per-atom getter results of many molecules into flat lists (one pass per mol).
 
     Molecules are featurized as soon as they are parsed and not kept alive, which keeps
     Python's cyclic GC quiet (holding thousands of Mol objects makes it run often).
+
+    Getters are Python-to-C++ calls of ~0.1-0.5 us each and dominate featurization. For
+    molecules from a plain SMILES (:func:`_is_plain_smiles`), chiral tag and radical count are
+    known to be 0, and a carbon's charge (0) and hybridization (from its total degree) are
+    known too, so those getters run only on the other atoms (``chg``/``hyb`` hold the values of
+    the atoms read, ``chi``/``rad`` those of non-plain molecules; :meth:`finish` fills in).
     """
 
     def __init__(self, largest_fragment: bool = False) -> None:
@@ -128,24 +155,30 @@ class _Accumulator:
         self.bv: list[int] = []
         self.n_atoms: list[int] = []
         self.n_bonds: list[int] = []
+        self.plain: list[bool] = []
         self.frag_keep: list[tuple[int, tuple[int, ...]]] = []  # (graph, kept local atom ids)
 
-    def add(self, mol: Chem.Mol, chiral: bool = True) -> None:
+    def add(self, mol: Chem.Mol, chiral: bool = True, plain: bool = False) -> None:
         """Featurize one molecule. ``chiral=False`` promises that no atom carries a chiral tag
-        (a plain SMILES without ``@`` or a CXSMILES block), which skips that enum getter."""
+        (a plain SMILES without ``@`` or a CXSMILES block), which skips that enum getter;
+        ``plain=True`` that the molecule was parsed from a plain SMILES (:func:`_is_plain_smiles`).
+        """
         n = mol.GetNumAtoms()
         m = mol.GetNumBonds()
         # GetAtomWithIdx is about twice as fast as iterating GetAtoms()
         atoms = list(map(mol.GetAtomWithIdx, range(n)))
-        self.z.extend(map(_get_z, atoms))
-        if chiral:
-            self.chi.extend(map(_get_chi, atoms))
-        else:
-            self.chi.extend(repeat(0, n))
+        z = list(map(_get_z, atoms))
+        self.z.extend(z)
         self.hs.extend(map(_get_hs, atoms))
-        self.chg.extend(map(_get_chg, atoms))
-        self.rad.extend(map(_get_rad, atoms))
-        self.hyb.extend(map(_get_hyb, atoms))
+        if plain:
+            read = list(compress(atoms, [a != 6 for a in z]))  # carbons are known
+            self.chg.extend(map(_get_chg, read))
+            self.hyb.extend(map(_get_hyb, read))
+        else:
+            self.chi.extend(map(_get_chi, atoms) if chiral else repeat(0, n))
+            self.chg.extend(map(_get_chg, atoms))
+            self.rad.extend(map(_get_rad, atoms))
+            self.hyb.extend(map(_get_hyb, atoms))
         self.aro.extend(map(_get_aro, atoms))
         self.ring.extend(map(_get_ring, atoms))
         if m:
@@ -155,10 +188,10 @@ class _Accumulator:
         if self.largest_fragment and n > 1:
             frags = Chem.GetMolFrags(mol)
             if len(frags) > 1:
-                self.frag_keep.append((len(self.n_atoms),
-                                       _pick_fragment(frags, self.z[len(self.z) - n:])))
+                self.frag_keep.append((len(self.n_atoms), _pick_fragment(frags, z)))
         self.n_atoms.append(n)
         self.n_bonds.append(m)
+        self.plain.append(plain)
 
     def finish(self) -> GraphArrays:
         n_atoms = np.array(self.n_atoms, dtype=np.int64)
@@ -174,9 +207,21 @@ class _Accumulator:
         # getTotalDegree() == getDegree() + getTotalNumHs(); the degree comes free from edges
         hs = np.array(self.hs, dtype=np.int64)
         deg = np.bincount(src, minlength=N)[:N] + hs
-        x = _ogb_x(np.array(self.z, dtype=np.int64), np.array(self.chi, dtype=np.int64), hs,
-                   np.array(self.chg, dtype=np.int64), np.array(self.rad, dtype=np.int64),
-                   np.array(self.hyb, dtype=np.int64), np.array(self.aro, dtype=np.int64),
+        z = np.array(self.z, dtype=np.int64)
+        plain = np.repeat(np.array(self.plain, dtype=bool), n_atoms)
+        known = plain & (z == 6)  # carbons of plain SMILES: charge 0, hybridization by degree
+        chg = np.zeros(N, dtype=np.int64)
+        chg[~known] = np.array(self.chg, dtype=np.int64)
+        hyb = np.empty(N, dtype=np.int64)
+        hyb[~known] = np.array(self.hyb, dtype=np.int64)
+        hyb[known] = _CARBON_HYB[np.minimum(deg[known], _CARBON_HYB.shape[0] - 1)]
+        if (hyb[known] < 0).any():  # pragma: no cover - impossible for a sanitized molecule
+            raise RuntimeError("featurize: a carbon of a plain SMILES has an unexpected degree")
+        chi = np.zeros(N, dtype=np.int64)
+        chi[~plain] = np.array(self.chi, dtype=np.int64)
+        rad = np.zeros(N, dtype=np.int64)
+        rad[~plain] = np.array(self.rad, dtype=np.int64)
+        x = _ogb_x(z, chi, hs, chg, rad, hyb, np.array(self.aro, dtype=np.int64),
                    np.array(self.ring, dtype=np.int64), deg)
         num_edges = 2 * n_bonds
         if self.frag_keep:
@@ -258,11 +303,12 @@ def smiles_to_arrays(smiles: Sequence[str], largest_fragment: bool = False
     with quiet_rdkit():
         for i, s in enumerate(smiles):
             mol = None
-            chiral = True
+            chiral, plain = True, False
             if type(s) is str:
                 t = s.strip()
                 # RDKit's SMILES parser sets chiral tags only from '@' (or from CXSMILES data)
                 chiral = "@" in t or "|" in t
+                plain = _is_plain_smiles(t)
                 if t and t.isascii() and "\x00" not in t:
                     try:
                         mol = from_smiles(t)
@@ -272,7 +318,8 @@ def smiles_to_arrays(smiles: Sequence[str], largest_fragment: bool = False
                 mol, errors[i] = parse_smiles(s)  # slow path: capture the reason
                 if mol is None:
                     continue
-            add(mol, chiral)
+                chiral, plain = True, False
+            add(mol, chiral, plain)
     return acc.finish(), errors
 
 

@@ -72,6 +72,47 @@ def test_mols_to_arrays_equals_smiles_path():
         np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
 
 
+# plain SMILES (no brackets): the featurizer skips getters whose values it knows for them
+PLAIN_SMILES = [
+    "C", "CC", "C=C=C", "C=C=O", "O=C=O", "C#N", "CC#CC", "C#CC=C", "C1=CC=CC=C1", "C1=CC1",
+    "CN(=O)=O", "O=N(=O)c1ccccc1", "N=N#N", "CN=N#N", "C=P(=O)O", "OCl(=O)(=O)=O", "OBr(=O)=O",
+    "OI(=O)(=O)=O", "CS(C)=O", "O=S(=O)(O)O", "FC(F)(F)F", "B(O)O", "c1ccoc1", "c1ccsc1",
+    "c1cnc2ncccc2c1", "*C", "C*C", "*", "CCO.O", "C.C.N", "CP(C)(C)=C", "C=S=O",
+    "OC1=CC=CC=C1", "C1CC2CCC1C2", "ClC(Cl)=C(Cl)Cl", "CC(=O)Oc1ccccc1C(=O)O",
+]
+
+
+def test_plain_smiles_fast_path_equals_full_read():
+    """For a plain SMILES the featurizer infers chirality, radicals and the carbons' charge and
+    hybridization instead of asking RDKit: it must give what reading every getter gives."""
+    from rdkit import Chem
+
+    from molood.featurize import _is_plain_smiles
+
+    smiles = PLAIN_SMILES + pd.read_csv(REPO / "data" / "freesolv.csv")["smiles"].tolist()
+    smiles += pd.read_parquet(REPO / "data" / "chembl_approved_drugs.parquet")["smiles"].tolist()
+    assert all(_is_plain_smiles(s) for s in PLAIN_SMILES)
+    assert sum(map(_is_plain_smiles, smiles)) > 1500  # half of the bundled molecules
+    ga, errors = smiles_to_arrays(smiles)
+    assert errors == [None] * len(smiles)
+    full = mols_to_arrays([Chem.MolFromSmiles(s) for s in smiles])  # reads every getter
+    for f in ("x", "src", "dst", "num_nodes", "num_edges"):
+        np.testing.assert_array_equal(getattr(ga, f), getattr(full, f))
+    # CN(=O)=O is charge-separated by RDKit's clean-up: N+ and O- without a bracket in sight
+    nitro, _ = smiles_to_arrays(["CN(=O)=O"])
+    assert sorted(nitro.x[:, 3].tolist()) == [4, 5, 5, 6]  # C 0, N +1, O 0, O -1 (charge + 5)
+
+
+@pytest.mark.parametrize("smiles, plain", [
+    ("CCO", True), ("c1ccccc1", True), ("C[C@H](N)O", False), ("[NH4+]", False),
+    ("C |^1:0|", False), ("C$C", False), ("c1ccc2[nH]ccc2c1", False), ("*C", True),
+])
+def test_is_plain_smiles(smiles, plain):
+    from molood.featurize import _is_plain_smiles
+
+    assert _is_plain_smiles(smiles) is plain
+
+
 @pytest.mark.parametrize("smiles, x, edges", [
     ("CCO", [[5, 0, 4, 5, 3, 0, 2, 0, 0], [5, 0, 4, 5, 2, 0, 2, 0, 0], [7, 0, 2, 5, 1, 0, 2, 0, 0]],
      [(0, 1), (1, 0), (1, 2), (2, 1)]),
