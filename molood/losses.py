@@ -184,9 +184,9 @@ def local_infonce_eval(x: Tensor, y: Tensor, num_nodes: Tensor, tau: float = TAU
     The within-graph dot products ``x_i · y_j`` are one float32 ``bmm`` per size class: a graph
     of n nodes takes ``8·⌈n/8⌉`` rows whatever the batch holds, so its products have the same
     shape, hence the same bits, in any batch (a padding that followed the largest graph of the
-    batch would change them in the last bits). The extra rows repeat the graph's first node and
-    are masked out exactly. The norms are float32 (one read of the embeddings, no float64 copy of
-    them); the cosines, ``exp``/``log`` and means are float64.
+    batch would change them in the last bits). The extra rows repeat the graph's first node
+    (one gather, no zero-filled copy) and are masked out exactly. Norms, cosines, ``exp``/``log``
+    and means are float64.
 
     Parameters
     ----------
@@ -200,10 +200,8 @@ def local_infonce_eval(x: Tensor, y: Tensor, num_nodes: Tensor, tau: float = TAU
     if counts.shape[0] == 0 or int(counts.max()) <= 1:
         return out
     with torch.inference_mode():
-        # 1 / ‖x_i‖ and 1 / (τ ‖y_j‖): the dot products are scaled into cos / τ afterwards
-        rx = torch.linalg.vector_norm(x, dim=1).double().clamp_min_(_NORM_EPS).reciprocal_()
-        ry = (torch.linalg.vector_norm(y, dim=1).double().clamp_min_(_NORM_EPS).mul_(tau)
-              .reciprocal_())
+        nx = torch.linalg.vector_norm(x, dim=1, dtype=torch.float64).clamp_min_(_NORM_EPS)
+        ny = torch.linalg.vector_norm(y, dim=1, dtype=torch.float64).clamp_min_(_NORM_EPS)
         e = x.shape[1]
         offsets = np.cumsum(counts) - counts
         padded = (counts + (_EVAL_PAD - 1)) // _EVAL_PAD * _EVAL_PAD
@@ -218,8 +216,8 @@ def local_infonce_eval(x: Tensor, y: Tensor, num_nodes: Tensor, tau: float = TAU
             valid = torch.from_numpy(valid_np)
             s = torch.bmm(x.index_select(0, rows).view(b, p, e),
                           y.index_select(0, rows).view(b, p, e).transpose(1, 2)).double()
-            s.mul_(rx.index_select(0, rows).view(b, p, 1))
-            s.mul_(ry.index_select(0, rows).view(b, 1, p))  # s[g, i, j] = cos(x_i, y_j) / τ
+            s.div_(nx.index_select(0, rows).view(b, p, 1))
+            s.div_(ny.index_select(0, rows).view(b, 1, p)).div_(tau)  # cos(x_i, y_j) / τ
             diag = s.diagonal(dim1=1, dim2=2).clone()  # [b, p]
             pair = valid[:, :, None] & valid[:, None, :]
             pair.diagonal(dim1=1, dim2=2).fill_(False)
@@ -227,7 +225,8 @@ def local_infonce_eval(x: Tensor, y: Tensor, num_nodes: Tensor, tau: float = TAU
             row = ex.sum(dim=2).add_(_DEN_EPS).log_()  # x_i against the other y_j of its graph
             col = ex.sum(dim=1).add_(_DEN_EPS).log_()  # y_i against the other x_j of its graph
             per_node = (row + col).div_(2).sub_(diag).mul_(valid)
-            out[torch.from_numpy(graphs)] = per_node.sum(dim=1) / torch.from_numpy(nn_).double()
+            out[torch.from_numpy(graphs)] = (per_node.sum(dim=1)
+                                             / torch.from_numpy(nn_).to(torch.float64))
     return out
 
 
