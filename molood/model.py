@@ -9,6 +9,7 @@ so no DGL batch metadata is needed.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -219,9 +220,11 @@ NODE_TILE, GRAPH_TILE = 512, 256
 zero-padded to a multiple; a 250-molecule scoring block is one graph tile)."""
 
 
+@functools.cache
 def _onednn_linear() -> "Callable[..., Tensor] | None":
     """oneDNN's fused ``linear (+ ReLU)`` on dense tensors (``torch.ops.mkldnn._linear_pointwise``,
-    what ``torch.compile`` emits for a Linear on CPU), or None where torch lacks it."""
+    what ``torch.compile`` emits for a Linear on CPU), or None where torch lacks it. Probed once
+    per process, not once per head."""
     if not torch.backends.mkldnn.is_available():
         return None
     try:
