@@ -24,10 +24,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 try:
-    from molood.codingtree import build_coding_tree, structural_entropy
+    from molood.graphs.codingtree import build_coding_tree, structural_entropy
 except ModuleNotFoundError:  # a source checkout without `make install`
     sys.path.insert(0, str(ROOT))
-    from molood.codingtree import build_coding_tree, structural_entropy
+    from molood.graphs.codingtree import build_coding_tree, structural_entropy
 
 DEFAULT_GOLDEN = os.environ.get(
     "MOLOOD_GOLDEN", str(ROOT.parent / "shared" / "design" / "golden_coding_trees.jsonl"))

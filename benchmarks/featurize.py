@@ -2,11 +2,11 @@
 
     python benchmarks/featurize.py --input ../shared/data/screening/moses_test.csv.gz --n 50000
 
-Takes the first N rows of the library (any format molood.io reads) and, batch by batch
+Takes the first N rows of the library (any format molood.io.readers reads) and, batch by batch
 (1,000 molecules), times
 
 * ``parse``:     ``Chem.MolFromSmiles`` on every SMILES (the molecules are discarded),
-* ``featurize``: ``molood.featurize.smiles_to_arrays`` (parse + sanitize + the 9 OGB atom
+* ``featurize``: ``molood.chem.features.smiles_to_arrays`` (parse + sanitize + the 9 OGB atom
   features + edges, with error capture) = what a screening worker does per batch,
 * ``topo+leaf``: ``topo_features`` + ``leaf_features`` on the batch's GraphArrays (the batch-level
   features ``to_dgl`` adds; reported separately, not part of the ratio).
@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rdkit import Chem, rdBase  # noqa: E402
 
-from molood.featurize import leaf_features, smiles_to_arrays, topo_features  # noqa: E402
-from molood.io import read_batches  # noqa: E402
+from molood.chem.features import smiles_to_arrays  # noqa: E402
+from molood.graphs.features import leaf_features, topo_features  # noqa: E402
+from molood.io.readers import read_batches  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

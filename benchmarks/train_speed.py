@@ -35,8 +35,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from molood.detector import SEGODetector  # noqa: E402
-from molood.featurize import smiles_to_arrays  # noqa: E402
+from molood.detectors.sego.detector import SEGODetector  # noqa: E402
+from molood.chem.features import smiles_to_arrays  # noqa: E402
 
 
 def _datasets(data_dir: Path) -> list[tuple[str, Path]]:

@@ -13,25 +13,25 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
-    "SEGODetector": "molood.detector",
+    "SEGODetector": "molood.detectors.sego.detector",
     "load_model": "molood.persist",
     "default_model_path": "molood.persist",
-    "screen": "molood.screening",
-    "smiles_to_graph": "molood.featurize",
-    "mol_to_graph": "molood.featurize",
-    "smiles_to_batch": "molood.featurize",
-    "build_coding_tree": "molood.codingtree",
-    "structural_entropy": "molood.codingtree",
+    "screen": "molood.screening.engine",
+    "smiles_to_graph": "molood.detectors.sego.dgl",
+    "mol_to_graph": "molood.detectors.sego.dgl",
+    "smiles_to_batch": "molood.detectors.sego.dgl",
+    "build_coding_tree": "molood.graphs.codingtree",
+    "structural_entropy": "molood.graphs.codingtree",
 }
 
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
-    from molood.codingtree import build_coding_tree, structural_entropy  # noqa: F401
-    from molood.detector import SEGODetector  # noqa: F401
-    from molood.featurize import mol_to_graph, smiles_to_batch, smiles_to_graph  # noqa: F401
+    from molood.graphs.codingtree import build_coding_tree, structural_entropy  # noqa: F401
+    from molood.detectors.sego.detector import SEGODetector  # noqa: F401
+    from molood.detectors.sego.dgl import mol_to_graph, smiles_to_batch, smiles_to_graph  # noqa: F401
     from molood.persist import default_model_path, load_model  # noqa: F401
-    from molood.screening import screen  # noqa: F401
+    from molood.screening.engine import screen  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
-    from molood.detector import SEGODetector
+    from molood.detectors.sego.detector import SEGODetector
 
 __all__ = ["MoloodAccessor"]
 
@@ -32,7 +32,7 @@ class MoloodAccessor:
     """``df.molood``: OOD scores, p-values and flags for a frame's SMILES column.
 
     ``smiles_col`` defaults to the first of ``smiles``, ``canonical_smiles``, ``mol`` (any
-    case). ``model`` is a model file path or a fitted :class:`~molood.detector.SEGODetector`
+    case). ``model`` is a model file path or a fitted :class:`~molood.detectors.sego.detector.SEGODetector`
     (default: the bundled model); loaded models are cached, so repeated calls are cheap.
     Numbers are identical to ``molood screen`` for the same model and molecules.
     """
@@ -50,21 +50,21 @@ class MoloodAccessor:
         ``molood_status`` (``"ok"`` or the reason). Join it with ``df.join(...)`` or
         ``pd.concat([df, ...], axis=1)``.
         """
-        from molood.scoring import score_frame
+        from molood.screening.scoring import score_frame
 
         return score_frame(self._df, smiles_col=smiles_col, model=model, fpr=fpr)
 
     def score(self, smiles_col: str | None = None,
               model: str | os.PathLike | SEGODetector | None = None) -> pd.Series:
         """OOD score per row (Series ``molood_score``, float64, NaN for invalid molecules)."""
-        from molood.columns import SCORE_COLUMN
+        from molood.screening.columns import SCORE_COLUMN
 
         return self.screen(smiles_col, model)[SCORE_COLUMN]
 
     def pvalue(self, smiles_col: str | None = None,
                model: str | os.PathLike | SEGODetector | None = None) -> pd.Series:
         """Conformal p-value per row (Series ``molood_pvalue``; small = OOD; NaN if invalid)."""
-        from molood.columns import PVALUE_COLUMN
+        from molood.screening.columns import PVALUE_COLUMN
 
         return self.screen(smiles_col, model)[PVALUE_COLUMN]
 
@@ -76,6 +76,6 @@ class MoloodAccessor:
         be scored — an invalid molecule is neither in- nor out-of-distribution. Use
         ``.fillna(False)`` (or ``.fillna(True)``) to choose.
         """
-        from molood.columns import IS_OOD_COLUMN
+        from molood.screening.columns import IS_OOD_COLUMN
 
         return self.screen(smiles_col, model, fpr=fpr)[IS_OOD_COLUMN]

@@ -10,7 +10,7 @@ A model file is a plain `safetensors <https://huggingface.co/docs/safetensors>`_
   widths, the training set (size and SHA-256, see below), training time, calibration statistics
   (z-score μ/σ, n_cal, fpr, threshold), the bank description and the per-epoch losses.
 
-Training-set fingerprints: ``graphs_sha256`` hashes the fitted :class:`~molood.graphs.GraphArrays`
+Training-set fingerprints: ``graphs_sha256`` hashes the fitted :class:`~molood.graphs.arrays.GraphArrays`
 (for each of x, leaf_x, src, dst, num_nodes, num_edges: ``name:dtype:shape`` then the raw
 bytes, in input order); ``smiles_sha256`` (SMILES/Mol input only) hashes the newline-joined,
 sorted RDKit canonical SMILES of the valid training rows (order independent).
@@ -23,6 +23,8 @@ another molood major.minor, torch or dgl version load with a :class:`MoloodVersi
 
 from __future__ import annotations
 
+from molood.exceptions import MoloodModelError, MoloodVersionWarning  # noqa: F401 - re-exported
+
 import json
 import os
 import platform
@@ -34,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from molood.detector import SEGODetector
+    from molood.detectors.sego.detector import SEGODetector
 
 __all__ = [
     "FORMAT",
@@ -53,12 +55,6 @@ FORMAT_VERSION = 1
 _MAX_HEADER = 100 * 1024 * 1024
 
 
-class MoloodModelError(ValueError):
-    """The file is not a readable molood model file."""
-
-
-class MoloodVersionWarning(UserWarning):
-    """The model file was written by different molood/torch/dgl versions."""
 
 
 def default_model_path() -> Path:
@@ -257,8 +253,8 @@ def load_scoring_model(path: str | os.PathLike) -> "SEGODetector":
     """A scoring-only detector from a model file, for screening worker processes.
 
     It scores exactly like :func:`load_model` (same tensors, same
-    :meth:`~molood.detector.SEGODetector.score_graphs` path: the float32
-    :class:`~molood.model.InferenceNet` built from the same state dict) but never builds the
+    :meth:`~molood.detectors.sego.detector.SEGODetector.score_graphs` path: the float32
+    :class:`~molood.detectors.sego.nets.InferenceNet` built from the same state dict) but never builds the
     training network, so the worker does not import DGL (about 0.4 s of start-up), and it does
     not check versions (the parent process did). It cannot be refitted or saved.
     """
@@ -274,8 +270,9 @@ def _build_detector(path: Path, raw: bytes, manifest: dict[str, Any],
     import torch
     from safetensors.torch import load as st_load
 
-    from molood.detector import SEGODetector
-    from molood.model import InferenceNet, SEGONet
+    from molood.detectors.sego.detector import SEGODetector
+    from molood.detectors.sego.inference import InferenceNet
+    from molood.detectors.sego.nets import SEGONet
 
     try:
         tensors = st_load(raw)

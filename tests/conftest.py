@@ -49,7 +49,7 @@ def freesolv_smiles() -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory, freesolv_smiles) -> Path:
-    from molood.detector import SEGODetector
+    from molood.detectors.sego.detector import SEGODetector
 
     det = SEGODetector(epochs=3, val_fraction=0.2, seed=0, verbose=False)
     det.fit(freesolv_smiles[:200])

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import molood  # noqa: F401 - registers the accessor
-from molood.columns import OUTPUT_COLUMNS
+from molood.screening.columns import OUTPUT_COLUMNS
 
 
 @pytest.fixture()
@@ -72,7 +72,7 @@ def test_same_numbers_as_screen(tmp_path, library_csv, tiny_model_path):
 def test_smiles_col_and_errors(tiny_model_path):
     df = pd.DataFrame({"Canonical_SMILES": ["CCO", "C"], "x": [1, 2]})
     assert df.molood.score(model=tiny_model_path).notna().all()
-    from molood.io import MoloodInputError
+    from molood.io.readers import MoloodInputError
 
     with pytest.raises(MoloodInputError, match="columns are"):
         pd.DataFrame({"a": ["CCO"]}).molood.score(model=tiny_model_path)

@@ -14,12 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from molood.cli import main
+from molood.cli.main import main
 from molood.persist import default_model_path
-from molood.scoring import file_sha256, score_frame
-from molood.workdir import work_dir_for
+from molood.screening.scoring import file_sha256, score_frame
+from molood.screening.workdir import work_dir_for
 
-screen_mod = importlib.import_module("molood.screening")
+screen_mod = importlib.import_module("molood.screening.engine")
 
 
 @pytest.fixture()
@@ -79,7 +79,7 @@ def test_train_prints_one_summary(cli, tmp_path, freesolv_smiles):
     assert r.exit_code == 0, r.output
     assert r.stderr.count("trained on 27 molecules (3 held out") == 1
     assert "held-out molecules" not in r.stderr  # the detector's own fit log line
-    assert logging.getLogger("molood.detector").level == logging.NOTSET  # restored afterwards
+    assert logging.getLogger("molood.detectors.sego.detector").level == logging.NOTSET  # restored afterwards
 
 
 def test_train_errors(cli, tmp_path):

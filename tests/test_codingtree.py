@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from molood.codingtree import (
+from molood.graphs.codingtree import (
     CodingTree,
     TreeCache,
     batch_trees,
@@ -22,7 +22,7 @@ from molood.codingtree import (
     structural_entropy,
     trees_for_graphs,
 )
-from molood.graphs import GraphArrays
+from molood.graphs.arrays import GraphArrays
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "tests" / "data" / "golden_trees_sample.jsonl"

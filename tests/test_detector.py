@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from rdkit import Chem  # noqa: E402
 
-from molood._batching import prepare  # noqa: E402
-from molood.detector import NotFittedError, SEGODetector  # noqa: E402
-from molood.featurize import smiles_to_arrays  # noqa: E402
-from molood.graphs import GraphArrays  # noqa: E402
-from molood.model import SEGONet  # noqa: E402
+from molood.detectors.sego.batching import prepare  # noqa: E402
+from molood.detectors.sego.detector import NotFittedError, SEGODetector  # noqa: E402
+from molood.chem.features import smiles_to_arrays  # noqa: E402
+from molood.graphs.arrays import GraphArrays  # noqa: E402
+from molood.detectors.sego.nets import SEGONet  # noqa: E402
 
 
 def acyclic_molecules(n_mols: int, seed: int = 0, max_atoms: int = 10) -> list[str]:
@@ -130,7 +130,7 @@ def test_scores_independent_of_batch_order_and_neighbours(fitted, data):
 
 def test_score_in_batches_is_the_codes_transductive_score(fitted):
     """Paper-reproduction scoring: in-batch global term, so it depends on the batch."""
-    from molood.losses import global_infonce
+    from molood.detectors.sego.losses import global_infonce
 
     q = QUERY + ["not_a_smiles"]
     one = fitted.score_in_batches(q, batch_size=len(q), random_state=0)
@@ -184,7 +184,7 @@ def test_same_seed_same_scores_and_mols_equal_smiles():
 
 
 def test_score_graphs_matches_score():
-    from molood.featurize import smiles_to_arrays
+    from molood.chem.features import smiles_to_arrays
 
     det = SEGODetector(epochs=2, **SMALL).fit(TRAIN[:60])
     ga, err = smiles_to_arrays(UNSEEN[:12])

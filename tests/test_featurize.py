@@ -1,4 +1,4 @@
-"""Tests for molood.featurize: OGB parity, hand-checked values, topo/leaf features, DGL batch."""
+"""Tests for molood.chem.features: OGB parity, hand-checked values, topo/leaf features, DGL batch."""
 
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ from hypothesis import strategies as st
 
 os.environ.setdefault("DGLBACKEND", "pytorch")
 
-from molood.featurize import (  # noqa: E402
-    leaf_features,
+from molood.chem.features import (  # noqa: E402
     molblocks_to_arrays,
     mols_to_arrays,
     smiles_to_arrays,
-    topo_features,
 )
-from molood.graphs import GraphArrays  # noqa: E402
+from molood.graphs.features import leaf_features, topo_features  # noqa: E402
+from molood.graphs.arrays import GraphArrays  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,7 +86,7 @@ def test_plain_smiles_fast_path_equals_full_read():
     hybridization instead of asking RDKit: it must give what reading every getter gives."""
     from rdkit import Chem
 
-    from molood.featurize import _is_plain_smiles
+    from molood.chem.features import _is_plain_smiles
 
     smiles = PLAIN_SMILES + pd.read_csv(REPO / "data" / "freesolv.csv")["smiles"].tolist()
     smiles += pd.read_parquet(REPO / "data" / "chembl_approved_drugs.parquet")["smiles"].tolist()
@@ -113,7 +112,7 @@ def test_plain_smiles_fast_path_on_shared_libraries():
     molecules (the whole of ../shared/data was checked once: 0 mismatches in 1.84 M)."""
     from rdkit import Chem
 
-    from molood.featurize import _is_plain_smiles
+    from molood.chem.features import _is_plain_smiles
 
     smiles = pd.read_csv(SHARED / "far_ood" / "cmnpd_marine_natural_products.csv",
                          usecols=["SMILES"])["SMILES"].dropna().tolist()
@@ -132,7 +131,7 @@ def test_plain_smiles_fast_path_on_shared_libraries():
     ("C |^1:0|", False), ("C$C", False), ("c1ccc2[nH]ccc2c1", False), ("*C", True),
 ])
 def test_is_plain_smiles(smiles, plain):
-    from molood.featurize import _is_plain_smiles
+    from molood.chem.features import _is_plain_smiles
 
     assert _is_plain_smiles(smiles) is plain
 
@@ -338,7 +337,7 @@ def test_to_dgl_batch_structure():
     dgl = pytest.importorskip("dgl")
     import torch
 
-    from molood.featurize import smiles_to_batch, smiles_to_graph, to_dgl
+    from molood.detectors.sego.dgl import smiles_to_batch, smiles_to_graph, to_dgl
 
     smiles = ["CCO", "bad((", "[Na+]", "c1ccccc1", "C"]
     g, err = smiles_to_batch(smiles)
@@ -369,7 +368,7 @@ def test_import_molood_stays_light():
     import subprocess
     import sys
 
-    code = ("import sys, molood, molood.io, molood.graphs, molood.featurize; "
+    code = ("import sys, molood, molood.io.readers, molood.graphs.arrays, molood.chem.features; "
             "assert 'torch' not in sys.modules and 'dgl' not in sys.modules, "
             "[m for m in ('torch', 'dgl') if m in sys.modules]")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)

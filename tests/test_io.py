@@ -1,4 +1,4 @@
-"""Tests for molood.io: streaming readers (alignment, resume, formats) and atomic writers."""
+"""Tests for molood.io.readers: streaming readers (alignment, resume, formats) and atomic writers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from molood.io import (
+from molood.io.readers import (
     EMPTY_MOLBLOCK,
     MoloodInputError,
     count_rows,
@@ -105,9 +105,9 @@ def test_csv_empty_and_header_only(tmp_path):
 
 
 def test_csv_type_change_has_clear_message(tmp_path, monkeypatch):
-    import molood.io
+    import molood.io.readers
 
-    monkeypatch.setattr(molood.io, "_CSV_BLOCK_SIZE", 1 << 14)  # several blocks
+    monkeypatch.setattr(molood.io.readers, "_CSV_BLOCK_SIZE", 1 << 14)  # several blocks
     p = tmp_path / "lib.csv"
     lines = ["smiles,score"] + [f"C,{i}" for i in range(20000)] + ["C,not_a_number"]
     p.write_text("\n".join(lines) + "\n")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from molood.losses import adaptive_weights, bank_infonce, global_infonce, local_infonce
+from molood.detectors.sego.losses import adaptive_weights, bank_infonce, global_infonce, local_infonce
 
 TAU = 0.2
 
@@ -93,7 +93,7 @@ def test_local_infonce_matches_hand_computation_b3(sizes):
 
 
 def test_local_infonce_chunked_path_agrees(monkeypatch):
-    import molood.losses as L
+    import molood.detectors.sego.losses as L
 
     sizes = [7, 2, 9, 1, 4, 4, 3]
     rng = np.random.default_rng(1)
@@ -127,7 +127,7 @@ def test_adaptive_weights():
 
 
 def test_local_infonce_eval_matches_and_ignores_neighbours():
-    from molood.losses import local_infonce_eval
+    from molood.detectors.sego.losses import local_infonce_eval
 
     g = torch.Generator().manual_seed(0)
     sizes = [1, 2, 7, 8, 9, 16, 25, 3, 40]

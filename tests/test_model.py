@@ -11,8 +11,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from molood.losses import global_infonce, local_infonce  # noqa: E402
-from molood.model import GINEncoder, SEGONet, TreeEncoder, segment_sum  # noqa: E402
+from molood.detectors.sego.losses import global_infonce, local_infonce  # noqa: E402
+from molood.detectors.sego.nets import GINEncoder, SEGONet, TreeEncoder, segment_sum  # noqa: E402
 
 
 def chain_tree_batch(sizes, k=5):
@@ -127,7 +127,7 @@ def test_segment_sum():
 
 # ------------------------------------------------------------------ fast inference
 def test_inference_net_matches_forward_and_is_row_independent():
-    from molood.model import InferenceNet
+    from molood.detectors.sego.inference import InferenceNet
 
     torch.manual_seed(0)
     sizes = [1, 2, 5, 9, 17, 3, 30, 4]
@@ -160,7 +160,7 @@ def _head_params(dim: int = 160) -> tuple[torch.Tensor, ...]:
 
 @pytest.mark.parametrize("n", [1, 63, 64, 511, 512, 513, 2000])
 def test_projection_head_matches_dense_mlp_and_rows_are_independent(n):
-    from molood.model import NODE_TILE, _Head, _mlp
+    from molood.detectors.sego.inference import NODE_TILE, _Head, _mlp
 
     p = _head_params()
     head = _Head(p, NODE_TILE)
@@ -177,7 +177,7 @@ def test_projection_head_matches_dense_mlp_and_rows_are_independent(n):
 def test_projection_head_hands_onednn_only_whole_tiles():
     """oneDNN compiles and caches one kernel per input shape: a head fed every row count
     directly grew a worker by ~1.5 MB per batch. Only whole tiles may reach it."""
-    from molood.model import _Head
+    from molood.detectors.sego.inference import _Head
 
     head = _Head(_head_params(), 128)
     if head._linear is None:
@@ -199,7 +199,7 @@ def test_projection_head_hands_onednn_only_whole_tiles():
 def test_projection_head_pickles():
     import pickle
 
-    from molood.model import GRAPH_TILE, _Head
+    from molood.detectors.sego.inference import GRAPH_TILE, _Head
 
     head = _Head(_head_params(), GRAPH_TILE)
     x = torch.randn(10, 160)

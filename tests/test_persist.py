@@ -17,7 +17,7 @@ import torch  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
 import molood  # noqa: E402
-from molood.detector import SEGODetector  # noqa: E402
+from molood.detectors.sego.detector import SEGODetector  # noqa: E402
 from molood.persist import (  # noqa: E402
     FORMAT_VERSION,
     MoloodModelError,

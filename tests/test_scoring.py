@@ -1,4 +1,4 @@
-"""molood.scoring: the model cache, fault-tolerant scoring and the torch-free parent side."""
+"""molood.screening.scoring: the model cache, fault-tolerant scoring and the torch-free parent side."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 from molood.persist import MoloodVersionWarning, read_manifest
-from molood.scoring import _model_info, file_sha256, get_model, score_inputs
+from molood.screening.scoring import _model_info, file_sha256, get_model, score_inputs
 
 
 def test_get_model_caches_by_file_state(tmp_path, tiny_model_path):
@@ -36,7 +36,7 @@ def test_score_inputs_never_raises(tiny_model):
 def test_parent_side_does_not_import_torch(tiny_model_path, tmp_path):
     """What a screen's parent process does with a model file leaves torch and DGL unimported
     (workers load the detector)."""
-    code = ("import sys, molood.screening; from molood.scoring import _model_info; "
+    code = ("import sys, molood.screening.engine; from molood.screening.scoring import _model_info; "
             f"info = _model_info({str(tiny_model_path)!r}, {str(tmp_path)!r}, "
             "check_versions=True); "
             "print(info.sha256, info.threshold(0.05) > -1e300, "

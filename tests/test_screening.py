@@ -1,4 +1,4 @@
-"""molood.screening: the streaming engine (order, invariance, formats, metadata, resume)."""
+"""molood.screening.engine: the streaming engine (order, invariance, formats, metadata, resume)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import molood
-from molood.columns import OUTPUT_COLUMNS
-from molood.io import MoloodInputError
-from molood.scoring import file_sha256, score_frame
-from molood.workdir import MoloodResumeError, work_dir_for
+from molood.screening.columns import OUTPUT_COLUMNS
+from molood.io.readers import MoloodInputError
+from molood.screening.scoring import file_sha256, score_frame
+from molood.screening.workdir import MoloodResumeError, work_dir_for
 
 TEST_DATA = Path(__file__).resolve().parent / "data"
-screen_mod = importlib.import_module("molood.screening")
+screen_mod = importlib.import_module("molood.screening.engine")
 
 
 def run(inp, out, model, **kw):
@@ -393,9 +393,9 @@ def test_state_file_describes_run(tmp_path, library_csv, tiny_model_path, monkey
 
 
 def test_package_screen_is_the_function(tmp_path, library_csv, tiny_model_path):
-    import molood.screening  # noqa: F401 - importing the engine must not shadow molood.screen
+    import molood.screening.engine  # noqa: F401 - importing the engine must not shadow molood.screen
 
-    assert callable(molood.screen) and molood.screen is molood.screening.screen
+    assert callable(molood.screen) and molood.screen is molood.screening.engine.screen
     s = molood.screen(library_csv, tmp_path / "o.parquet", model=tiny_model_path)
     assert s.rows > 0
 

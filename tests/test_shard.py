@@ -1,4 +1,4 @@
-"""molood.shard: shard planning, streaming split/extract, order-preserving atomic merge."""
+"""molood.screening.shard: shard planning, streaming split/extract, order-preserving atomic merge."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from molood import shard
+from molood.screening import shard as shard
 
 
 def _library(path, n=103, row_group_size=10):

@@ -1,4 +1,4 @@
-"""molood.tu: the TU text-format reader (tiny hand-written fixture + the shared data when present)."""
+"""molood.graphs.tu: the TU text-format reader (tiny hand-written fixture + the shared data when present)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from molood.tu import read_tu, read_tu_pair, tu_label_vocab, tu_num_attributes
+from molood.graphs.tu import read_tu, read_tu_pair, tu_label_vocab, tu_num_attributes
 
 TINY = Path(__file__).parent / "data" / "tu_tiny"
 SHARED = Path(os.environ.get("MOLOOD_SHARED_DATA",

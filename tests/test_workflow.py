@@ -95,7 +95,7 @@ def workflow_run(tmp_path_factory, library_smiles, tiny_model_path):
 def test_merged_output_equals_single_screen(workflow_run, tiny_model_path):
     """The merged shards are exactly one `molood screen` of the whole library (same chunk
     size: see test_merged_output_matches_default_chunking for the default one)."""
-    from molood.screening import screen
+    from molood.screening.engine import screen
 
     d, lib, _ = workflow_run
     merged = pq.read_table(d / "results" / "screened.parquet")
@@ -122,7 +122,7 @@ def test_merged_output_equals_single_screen(workflow_run, tiny_model_path):
 def test_merged_output_matches_default_chunking(workflow_run, tiny_model_path):
     """With the default chunk size (10,000 > shard_rows) the file is the same, bit for bit:
     a score does not depend on which molecules were scored with it."""
-    from molood.screening import screen
+    from molood.screening.engine import screen
 
     d, lib, _ = workflow_run
     screen(d / "lib.parquet", d / "single_default.parquet", model=tiny_model_path)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from molood.graphs import GraphArrays
+    from molood.graphs.arrays import GraphArrays
 
 __all__ = [
     "CodingTree",
@@ -645,7 +645,7 @@ def build_trees(graphs: Sequence[tuple[int, np.ndarray]], k: int = 5, n_jobs: in
 
 def trees_for_graphs(ga: GraphArrays, k: int = 5, n_jobs: int | None = 1,
                      cache: TreeCache | dict | None = None) -> list[CodingTree]:
-    """:func:`build_trees` over every graph of a :class:`~molood.graphs.GraphArrays`."""
+    """:func:`build_trees` over every graph of a :class:`~molood.graphs.arrays.GraphArrays`."""
     no, eo = ga.node_offsets, ga.edge_offsets
     graphs = []
     for b in range(len(ga)):

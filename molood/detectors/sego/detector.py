@@ -28,7 +28,7 @@ Both modes differ from the published code where screening needs it:
    positive and the bank as negatives in both directions; the local term is intra-graph.
    Embeddings are computed in float32 with row-independent matrix products (a graph's
    embeddings are bit for bit the same in any batch) and the loss arithmetic in float64 (bank
-   products in fixed row tiles, :func:`~molood.losses._rowwise_matmul`), so a score does not
+   products in fixed row tiles, :func:`~molood.detectors.sego.losses._rowwise_matmul`), so a score does not
    change with batch size, order or neighbours, not even in the last bit. Scores differ from a
    float64 forward pass by ~4e-5; bank embeddings and calibration scores are computed by this
    same path at fit time. Faithful-mode μ/σ still come from training batches, so its z-scores
@@ -51,6 +51,8 @@ Both modes differ from the published code where screening needs it:
 
 from __future__ import annotations
 
+from molood.exceptions import NotFittedError  # noqa: F401 - re-exported
+
 import hashlib
 import inspect
 import logging
@@ -63,11 +65,10 @@ from typing import Any, Iterable, Literal
 
 import numpy as np
 
-os.environ.setdefault("DGLBACKEND", "pytorch")
 
 import torch  # noqa: E402
 
-from molood._batching import (  # noqa: E402
+from molood.detectors.sego.batching import (  # noqa: E402
     Prepared,
     assemble,
     gather,
@@ -75,28 +76,26 @@ from molood._batching import (  # noqa: E402
     prepare,
     tree_tensors,
 )
-from molood.calibrate import (  # noqa: E402
+from molood.detectors.calibration import (  # noqa: E402
     conformal_pvalues,
     conformal_threshold,
     zscore_stats,
 )
-from molood.graphs import GraphArrays  # noqa: E402
-from molood.losses import (  # noqa: E402
+from molood.graphs.arrays import GraphArrays  # noqa: E402
+from molood.detectors.sego.losses import (  # noqa: E402
     adaptive_weights,
     bank_infonce,
     global_infonce,
     local_infonce,
     local_infonce_eval,
 )
-from molood.model import InferenceNet, SEGONet  # noqa: E402
+from molood.detectors.sego.inference import InferenceNet  # noqa: E402
+from molood.detectors.sego.nets import SEGONet  # noqa: E402
 
 __all__ = ["SEGODetector", "NotFittedError"]
 
 logger = logging.getLogger(__name__)
 
-
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a detector method needs a fitted model (sklearn-compatible base classes)."""
 
 
 class SEGODetector:
@@ -142,7 +141,7 @@ class SEGODetector:
         Unparseable molecules in ``fit``: raise a ValueError listing them, or skip them with a
         warning. (Scoring never raises: unparseable rows get NaN.)
     tree_cache : optional
-        Passed to ``molood.codingtree.build_trees(cache=...)``.
+        Passed to ``molood.graphs.codingtree.build_trees(cache=...)``.
     num_threads : int or None, default=1
         torch intra-op threads during fit/scoring (restored afterwards); None leaves torch's
         setting alone. The matrices are small (width 32–160), so one thread is fastest in our
@@ -245,7 +244,7 @@ class SEGODetector:
         """(GraphArrays of the valid inputs, bool mask of valid inputs, error per input)."""
         if isinstance(X, GraphArrays):
             return X, np.ones(len(X), dtype=bool), [None] * len(X)
-        from molood import featurize
+        from molood.chem import features as featurize
 
         try:
             from rdkit import Chem
@@ -336,7 +335,7 @@ class SEGODetector:
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
     def _fit_arrays(self, ga: GraphArrays) -> None:
-        from molood.codingtree import trees_for_graphs
+        from molood.graphs.codingtree import trees_for_graphs
 
         t0 = time.perf_counter()
         train_idx, val_idx = self._split(len(ga))
@@ -452,7 +451,7 @@ class SEGODetector:
     # ------------------------------------------------------------------ scoring internals
     def _scoring_net(self) -> InferenceNet:
         """The float32, DGL-free inference copy of ``net_`` (built once, see
-        :class:`~molood.model.InferenceNet`).
+        :class:`~molood.detectors.sego.nets.InferenceNet`).
 
         Embeddings are computed in float32, with every matrix product row-independent, so a
         graph's embeddings are bit for bit the same in any batch; the losses (cosines,
@@ -668,7 +667,7 @@ def _smiles_sha256(items: Iterable[Any]) -> str:
     """SHA-256 of the sorted RDKit-canonical SMILES (newline-joined) of the training molecules."""
     from rdkit import Chem
 
-    from molood._rdkit import quiet_rdkit
+    from molood.chem.parse import quiet_rdkit
 
     can = []
     with quiet_rdkit():  # rows the featurizer already parsed; RDKit may still warn (e.g. H)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from molood._batching import map_row_tiles
+from molood.detectors.sego.batching import map_row_tiles
 
 __all__ = [
     "TAU",

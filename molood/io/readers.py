@@ -9,7 +9,7 @@ and get an error reason when parsed (``"empty"``, ``"invalid_smiles: ..."``,
 
 Parsing is separate from reading, so that it can run in worker processes: ``MolBatch.inputs``
 is the plain list of SMILES strings (or mol blocks for SD files) to hand to
-:func:`molood.featurize.smiles_to_arrays` / :func:`~molood.featurize.molblocks_to_arrays`.
+:func:`molood.chem.features.smiles_to_arrays` / :func:`~molood.chem.features.molblocks_to_arrays`.
 
 Writers (:func:`open_writer`) write to ``<path>.part`` in the same directory and move it into
 place with ``os.replace`` only on a successful ``close()``; on an exception (context manager) or
@@ -17,6 +17,8 @@ place with ``os.replace`` only on a successful ``close()``; on an exception (con
 """
 
 from __future__ import annotations
+
+from molood.exceptions import MoloodInputError  # noqa: F401 - re-exported
 
 import gzip
 import io
@@ -65,9 +67,6 @@ _SUFFIXES: dict[str, Format] = {
 
 _CSV_BLOCK_SIZE = 1 << 22  # bytes per Arrow CSV block; types are inferred from the first
 
-
-class MoloodInputError(ValueError):
-    """An input file cannot be read as asked (unknown format, missing column, bad types)."""
 
 
 def detect_format(path: str | os.PathLike) -> Format:
@@ -137,7 +136,7 @@ class MolBatch:
 
     def to_arrays(self, largest_fragment: bool = False):
         """Parse + featurize: ``(GraphArrays of the valid rows, errors per row)``."""
-        from molood.featurize import molblocks_to_arrays, smiles_to_arrays
+        from molood.chem.features import molblocks_to_arrays, smiles_to_arrays
 
         fn = molblocks_to_arrays if self.kind == "molblock" else smiles_to_arrays
         return fn(self.inputs, largest_fragment=largest_fragment)
@@ -145,7 +144,7 @@ class MolBatch:
     def mols(self) -> tuple[list[Any], list[str | None]]:
         """RDKit molecules (None where invalid) and error reasons, parsed on first call."""
         if self._parsed is None:
-            from molood._rdkit import parse_molblock, parse_smiles
+            from molood.chem.parse import parse_molblock, parse_smiles
 
             fn = parse_molblock if self.kind == "molblock" else parse_smiles
             pairs = [fn(v) for v in self.inputs]
@@ -572,7 +571,7 @@ class Writer:
         self._pq.write_table(table)
 
     def _write_sdf(self, df: pd.DataFrame, molblocks: Sequence[str | None] | None) -> None:
-        from molood._rdkit import call_capturing
+        from molood.chem.parse import call_capturing
 
         smiles_col = self.smiles_col
         if smiles_col is None:

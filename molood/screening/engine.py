@@ -20,13 +20,13 @@ columns appended:
 Scores depend on the molecule and the model only, never on ``workers``, ``batch_size`` or the
 other molecules of a chunk (the detector scores against a fixed bank, with row-independent
 float32 embeddings and float64 losses): bit for bit the same for any ``workers`` and
-``batch_size``, and :func:`~molood.scoring.score_frame` (the ``DataFrame.molood`` accessor)
+``batch_size``, and :func:`~molood.screening.scoring.score_frame` (the ``DataFrame.molood`` accessor)
 gives the same bits as :func:`screen`.
 
 Crash safety and ``resume``: every finished chunk is first written atomically (temp file,
 fsync, ``os.replace``) as a Parquet part in ``<output>.molood-parts/`` together with a
 ``state.json`` describing the run (input path/size/mtime, model SHA-256, chunk size, options;
-:mod:`molood.workdir`);
+:mod:`molood.screening.workdir`);
 the output itself is streamed into ``<output>.part`` and moved into place only when the run is
 complete, after which the work directory is removed. An interrupted run (Ctrl-C, SIGTERM,
 SIGKILL, power loss) therefore never leaves a partial file at ``output``, and
@@ -38,7 +38,7 @@ change type half-way through a large file cannot break a long run); Parquet colu
 Arrow types; SD-file properties are text.
 
 This module is the engine: it plans the input, streams chunks to the scorers of
-:mod:`molood.scoring` (in-process or in worker processes) and assembles the output.
+:mod:`molood.screening.scoring` (in-process or in worker processes) and assembles the output.
 """
 
 from __future__ import annotations
@@ -60,15 +60,15 @@ import pandas as pd
 import pyarrow as pa
 
 from molood._parallel import SCORER_PRELOAD, ordered_map, resolve_n_jobs, start_forkserver
-from molood.columns import (
+from molood.screening.columns import (
     IS_OOD_COLUMN,
     OUTPUT_COLUMNS,
     PVALUE_COLUMN,
     SCORE_COLUMN,
     STATUS_COLUMN,
 )
-from molood.io import MolBatch, MoloodInputError, detect_format, find_smiles_column, open_writer
-from molood.scoring import (
+from molood.io.readers import MolBatch, MoloodInputError, detect_format, find_smiles_column, open_writer
+from molood.screening.scoring import (
     DEFAULT_BATCH_SIZE,
     _check_fpr,
     _flags,
@@ -77,10 +77,10 @@ from molood.scoring import (
     _ModelInfo,
     _score_job,
 )
-from molood.workdir import prepare_work_dir, read_part, work_dir_for, write_part
+from molood.screening.workdir import prepare_work_dir, read_part, work_dir_for, write_part
 
 if TYPE_CHECKING:  # pragma: no cover
-    from molood.detector import SEGODetector
+    from molood.detectors.sego.detector import SEGODetector
 
 __all__ = ["screen", "train_file", "ScreenSummary"]
 
@@ -159,7 +159,7 @@ def _count_lines(path: str) -> int:
 
 
 def _plan(path: str, smiles_col: str | None, want_count: bool) -> _Plan:
-    from molood.io import read_batches
+    from molood.io.readers import read_batches
 
     fmt = detect_format(path)
     if fmt == "parquet":
@@ -314,11 +314,11 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
         Unknown input/output format, missing SMILES column.
     molood.persist.MoloodModelError
         The model file is not a valid molood model.
-    molood.workdir.MoloodResumeError
+    molood.screening.workdir.MoloodResumeError
         ``resume=True`` with different settings than the interrupted run.
     KeyboardInterrupt
         Ctrl-C or SIGTERM: finished chunks stay in
-        :func:`~molood.workdir.work_dir_for` ``(output)`` for
+        :func:`~molood.screening.workdir.work_dir_for` ``(output)`` for
         ``resume=True``; nothing is written at ``output``.
 
     Examples
@@ -432,7 +432,7 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
 
 TASK_ROWS = 2_500
 """Rows per worker task: chunks are split so that a few chunks already keep every worker busy
-(a multiple of :data:`~molood.scoring.GRAPH_BLOCK`, so no forward pass is short)."""
+(a multiple of :data:`~molood.screening.scoring.GRAPH_BLOCK`, so no forward pass is short)."""
 
 
 def _n_tasks(rows: int) -> int:
@@ -443,7 +443,7 @@ class _batches:
     """The input's chunks, handed out as worker tasks; a chunk is held until its results are in."""
 
     def __init__(self, path: str, plan: _Plan, chunk: int, start_row: int) -> None:
-        from molood.io import read_batches
+        from molood.io.readers import read_batches
 
         self._it = read_batches(path, plan.smiles_col if plan.fmt != "sdf" else None, chunk,
                                 start_row, infer_types=False)
@@ -463,13 +463,13 @@ class _batches:
 # =============================================================================== training
 def train_file(input: str | os.PathLike, output: str | os.PathLike, *,
                smiles_col: str | None = None, **params: Any) -> "SEGODetector":
-    """Fit a :class:`~molood.detector.SEGODetector` on a library file and save it.
+    """Fit a :class:`~molood.detectors.sego.detector.SEGODetector` on a library file and save it.
 
     Unparseable rows are skipped with a warning unless ``on_invalid="raise"`` is passed.
     ``params`` go to the detector (``epochs``, ``seed``, ``mode``, ``alpha``, ...).
     """
-    from molood.detector import SEGODetector
-    from molood.io import read_batches
+    from molood.detectors.sego.detector import SEGODetector
+    from molood.io.readers import read_batches
 
     params.setdefault("on_invalid", "skip")
     det = SEGODetector(**params)
@@ -477,7 +477,7 @@ def train_file(input: str | os.PathLike, output: str | os.PathLike, *,
     items: list[Any] = []
     for b in read_batches(input, smiles_col, batch_size=50_000, infer_types=False):
         if b.kind == "molblock":
-            from molood._rdkit import parse_molblock
+            from molood.chem.parse import parse_molblock
 
             items.extend(parse_molblock(x)[0] for x in b.molblocks or [])
         else:

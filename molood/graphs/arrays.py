@@ -3,7 +3,7 @@
 A :class:`GraphArrays` holds B graphs the way a batched DGL graph does (nodes and edges
 concatenated, edge endpoints as *global* node indices), but in plain numpy so that it is cheap
 to build in worker processes, to pickle between them, to slice and to concatenate. Molecules
-(from :mod:`molood.featurize`) and generic labelled graphs (TU datasets, :mod:`molood.tu`) both
+(from :mod:`molood.chem.features`) and generic labelled graphs (TU datasets, :mod:`molood.graphs.tu`) both
 end up here, so the model never needs to know where a graph came from.
 """
 
@@ -73,7 +73,7 @@ class GraphArrays:
     @property
     def degree(self) -> np.ndarray:
         """int64 [N]: number of directed out-edges per node (= undirected degree, multi-edges counted)."""
-        return np.bincount(self.src, minlength=self.x.shape[0]).astype(np.int64)
+        return np.bincount(self.src, minlength=self.x.shape[0])[: self.x.shape[0]].astype(np.int64)
 
     def graph(self, b: int) -> tuple[int, np.ndarray]:
         """Return (num_nodes, undirected edges [m, 2] with i < j, local indices) of graph b.

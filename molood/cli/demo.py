@@ -1,4 +1,4 @@
-"""``python -m molood.demo`` (``make demo``): screen the bundled ChEMBL approved drugs.
+"""``python -m molood.cli.demo`` (``make demo``): screen the bundled ChEMBL approved drugs.
 
 Screens ``data/chembl_approved_drugs.parquet`` (2,628 approved drugs, see ``data/NOTICE``) with
 the bundled default model (trained on FreeSolv, small neutral molecules) into
@@ -24,7 +24,7 @@ def _trunc(text: object, width: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m molood.demo", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m molood.cli.demo", description=__doc__.split("\n")[0])
     ap.add_argument("--input", default=str(LIBRARY), help="library to screen [%(default)s]")
     ap.add_argument("--output", default="out/demo_screen.parquet", help="[%(default)s]")
     ap.add_argument("--model", default=None, help="model file [bundled default]")

@@ -1,7 +1,7 @@
 """``molood`` command line: ``train``, ``screen`` and ``info``.
 
-A thin layer over the Python API (:func:`molood.screening.screen`,
-:func:`molood.screening.train_file`, :func:`molood.persist.read_manifest`): it parses options,
+A thin layer over the Python API (:func:`molood.screening.engine.screen`,
+:func:`molood.screening.engine.train_file`, :func:`molood.persist.read_manifest`): it parses options,
 configures logging (the only place that does), and turns the library's exceptions into one-line
 error messages with a non-zero exit status. Data goes to files or stdout; progress bars,
 summaries and messages go to stderr.
@@ -35,7 +35,7 @@ def _errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from molood.io import MoloodInputError
+        from molood.io.readers import MoloodInputError
 
         try:
             return fn(*args, **kwargs)
@@ -50,7 +50,7 @@ def _errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(str(exc)) from exc
         except Exception as exc:  # model/resume errors; anything else is a bug: traceback
             from molood.persist import MoloodModelError
-            from molood.workdir import MoloodResumeError
+            from molood.screening.workdir import MoloodResumeError
 
             if isinstance(exc, (MoloodModelError, MoloodResumeError, ValueError)):
                 raise click.ClickException(str(exc)) from exc
@@ -126,11 +126,11 @@ def train(input: str, model_out: str, smiles_col: str | None, epochs: int, seed:
     import time
     import warnings
 
-    from molood.screening import train_file
+    from molood.screening.engine import train_file
 
     _setup_logging(quiet)
     t0 = time.perf_counter()
-    fit_log = logging.getLogger("molood.detector")
+    fit_log = logging.getLogger("molood.detectors.sego.detector")
     level = fit_log.level
     fit_log.setLevel(logging.WARNING)  # its fit summary would repeat the one printed below
     try:
@@ -207,7 +207,7 @@ def screen(input: str, output: str, model: str | None, smiles_col: str | None, w
 
     if resolve_n_jobs(workers) > 1:  # the workers' imports overlap with this process's work
         start_forkserver()
-    from molood.screening import screen as run_screen
+    from molood.screening.engine import screen as run_screen
 
     _setup_logging(quiet)
     summary = run_screen(input, output, model=model, smiles_col=smiles_col, workers=workers,
@@ -294,7 +294,7 @@ def info(model: str | None, as_json: bool) -> None:
       molood info my.molood --json | jq .calibration
     """
     from molood.persist import default_model_path, read_manifest
-    from molood.scoring import file_sha256
+    from molood.screening.scoring import file_sha256
 
     path = model if model is not None else str(default_model_path())
     if not os.path.isfile(path):

@@ -1,8 +1,8 @@
-"""Molecules -> graphs: OGB atom features, topological and tree-leaf features, batched DGL graphs.
+"""Molecules -> :class:`~molood.graphs.arrays.GraphArrays`: RDKit parsing and the 9 OGB atom features.
 
 The featurizer works on whole batches: per-atom RDKit getters are collected into flat Python
 lists in one pass and turned into the OGB indices with numpy (no ``safe_index``/``list.index``
-per atom, no per-molecule arrays). The result is a :class:`~molood.graphs.GraphArrays`.
+per atom, no per-molecule arrays). The result is a :class:`~molood.graphs.arrays.GraphArrays`.
 
 Conventions (identical to ``ogb.utils.smiles2graph``):
 
@@ -27,40 +27,24 @@ Conventions (identical to ``ogb.utils.smiles2graph``):
 
 from __future__ import annotations
 
-import os
 from itertools import compress, repeat
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from rdkit import Chem
 
-from molood._rdkit import parse_molblock, parse_smiles, quiet_rdkit
-from molood.graphs import GraphArrays
-
-if TYPE_CHECKING:  # pragma: no cover
-    import dgl
+from molood.chem.parse import parse_molblock, parse_smiles, quiet_rdkit
+from molood.graphs.arrays import GraphArrays
 
 __all__ = [
     "mols_to_arrays",
     "smiles_to_arrays",
     "molblocks_to_arrays",
-    "topo_features",
-    "leaf_features",
-    "to_dgl",
-    "mol_to_graph",
-    "smiles_to_graph",
-    "smiles_to_batch",
     "ATOM_FEATURE_DIMS",
-    "RW_DIM",
-    "TOPO_DEG_DIM",
-    "LEAF_DEG_DIM",
 ]
 
 #: sizes of the 9 OGB atom-feature vocabularies (``ogb.utils.features.get_atom_feature_dims``)
 ATOM_FEATURE_DIMS = (119, 5, 12, 12, 10, 6, 6, 2, 2)
-RW_DIM = 16  # random-walk return probabilities, k = 1..16
-TOPO_DEG_DIM = 16  # degree one-hot of the topological view, index min(deg, 15)
-LEAF_DEG_DIM = 11  # degree one-hot appended to tree leaves, index min(deg, 10)
 
 
 def _enum_lut(enum_type: type, vocab: Sequence[str]) -> np.ndarray:
@@ -334,140 +318,3 @@ def molblocks_to_arrays(blocks: Sequence[str | None], largest_fragment: bool = F
         if mol is not None:
             acc.add(mol)
     return acc.finish(), errors
-
-
-# ---------------------------------------------------------------------- batch-level features
-def _degree(ga: GraphArrays) -> np.ndarray:
-    return np.bincount(ga.src, minlength=ga.x.shape[0])[: ga.x.shape[0]].astype(np.int64)
-
-
-def _one_hot(index: np.ndarray, dim: int) -> np.ndarray:
-    out = np.zeros((index.shape[0], dim), dtype=np.float32)
-    out[np.arange(index.shape[0]), index] = 1.0
-    return out
-
-
-def _rw_returns(ga: GraphArrays, steps: int = RW_DIM) -> np.ndarray:
-    """diag((D^-1 A)^k), k = 1..steps, for every node: float32 [N, steps].
-
-    Graphs are grouped by node count into padded dense stacks [B_s, n, n] so that one batched
-    matmul per step serves a whole bucket (float64 inside, cast at the end). Isolated nodes have
-    an all-zero row in D^-1 A (degree clamped at 1), hence 0 return probability.
-    """
-    N = ga.x.shape[0]
-    out = np.zeros((N, steps), dtype=np.float32)
-    if N == 0:
-        return out
-    nn = ga.num_nodes
-    no = ga.node_offsets
-    deg = np.maximum(_degree(ga), 1).astype(np.float64)
-    graph_of_edge = np.repeat(np.arange(len(ga)), ga.num_edges)
-    # bucket by padded size (next multiple of 8 keeps buckets few and waste small)
-    padded = np.where(nn <= 8, nn, ((nn + 7) // 8) * 8)
-    for size in np.unique(padded):
-        if size == 0:
-            continue
-        gids = np.nonzero(padded == size)[0]
-        B = gids.shape[0]
-        local = np.full(len(ga), -1, dtype=np.int64)
-        local[gids] = np.arange(B)
-        emask = local[graph_of_edge] >= 0
-        eb = local[graph_of_edge[emask]]
-        base = no[:-1][graph_of_edge[emask]]
-        s = ga.src[emask] - base
-        d = ga.dst[emask] - base
-        # adjacency with multi-edges counted (like A); bincount is much faster than np.add.at
-        lin = (eb * size + s) * size + d
-        P = np.bincount(lin, minlength=B * size * size).astype(np.float64).reshape(B, size, size)
-        # node ids of the bucket, padded rows have degree 1 and no edges
-        node_ids = _bucket_nodes(no, nn, gids, size)
-        valid = node_ids >= 0
-        dg = np.ones((B, size), dtype=np.float64)
-        dg[valid] = deg[node_ids[valid]]
-        P /= dg[:, :, None]
-        # P^1..P^h by matmul, then diag(P^(h+j)) = rowsum(P^h * (P^j)^T): half the matmuls
-        h = (steps + 1) // 2
-        powers = [P]
-        for _ in range(h - 1):
-            powers.append(powers[-1] @ P)
-        res = np.empty((B, size, steps), dtype=np.float64)
-        for k in range(h):
-            res[:, :, k] = np.diagonal(powers[k], axis1=1, axis2=2)
-        for j in range(1, steps - h + 1):
-            res[:, :, h + j - 1] = np.einsum("bij,bji->bi", powers[h - 1], powers[j - 1])
-        out[node_ids[valid]] = res[valid]
-    return out
-
-
-def _bucket_nodes(no: np.ndarray, nn: np.ndarray, gids: np.ndarray, size: int) -> np.ndarray:
-    """[B, size] global node ids of the given graphs, -1 where padded."""
-    ar = np.arange(size)[None, :]
-    ids = no[gids][:, None] + ar
-    return np.where(ar < nn[gids][:, None], ids, -1)
-
-
-def topo_features(ga: GraphArrays) -> np.ndarray:
-    """Topological-view node features P (spec §2): float32 [N, 32] =
-    [random-walk return probabilities k = 1..16 ‖ degree one-hot, index min(deg, 15)]."""
-    deg = _degree(ga)
-    return np.concatenate([_rw_returns(ga), _one_hot(np.minimum(deg, TOPO_DEG_DIM - 1),
-                                                     TOPO_DEG_DIM)], axis=1)
-
-
-def leaf_features(ga: GraphArrays) -> np.ndarray:
-    """Tree-leaf input (spec §2 ``deg_x``): float32 [N, F_leaf + 11] =
-    [leaf_x ‖ degree one-hot, index min(deg, 10)] (20 dims for molecules)."""
-    deg = _degree(ga)
-    return np.concatenate([ga.leaf_x.astype(np.float32),
-                           _one_hot(np.minimum(deg, LEAF_DEG_DIM - 1), LEAF_DEG_DIM)], axis=1)
-
-
-# ---------------------------------------------------------------------- DGL
-def _import_dgl():
-    os.environ.setdefault("DGLBACKEND", "pytorch")
-    import dgl
-    import torch
-
-    return dgl, torch
-
-
-def to_dgl(ga: GraphArrays) -> "dgl.DGLGraph":
-    """One batched DGL graph built straight from the concatenated arrays.
-
-    ``batch_num_nodes``/``batch_num_edges`` are set, so ``dgl.unbatch`` and readouts see the
-    B graphs. ndata: ``x`` (dtype of ``ga.x``: int64 for molecules), ``topo`` float32 [N, 32],
-    ``leaf`` float32 [N, F_leaf + 11].
-    """
-    dgl, torch = _import_dgl()
-    N = int(ga.x.shape[0])
-    g = dgl.graph((torch.from_numpy(np.ascontiguousarray(ga.src, dtype=np.int64)),
-                   torch.from_numpy(np.ascontiguousarray(ga.dst, dtype=np.int64))),
-                  num_nodes=N, idtype=torch.int64)
-    g.set_batch_num_nodes(torch.from_numpy(ga.num_nodes.astype(np.int64)))
-    g.set_batch_num_edges(torch.from_numpy(ga.num_edges.astype(np.int64)))
-    g.ndata["x"] = torch.from_numpy(np.ascontiguousarray(ga.x))
-    g.ndata["topo"] = torch.from_numpy(topo_features(ga))
-    g.ndata["leaf"] = torch.from_numpy(leaf_features(ga))
-    return g
-
-
-def mol_to_graph(mol: Chem.Mol, largest_fragment: bool = False) -> "dgl.DGLGraph":
-    """One RDKit molecule as a (batch of one) DGL graph; raises ValueError for None."""
-    if mol is None:
-        raise ValueError("mol_to_graph got None (an RDKit parse failure?); pass a valid Mol")
-    return to_dgl(mols_to_arrays([mol], largest_fragment))
-
-
-def smiles_to_graph(smiles: str, largest_fragment: bool = False) -> "dgl.DGLGraph":
-    """One SMILES as a DGL graph; raises ValueError carrying the reason for invalid input."""
-    ga, errors = smiles_to_arrays([smiles], largest_fragment)
-    if errors[0] is not None:
-        raise ValueError(f"cannot featurize SMILES {smiles!r}: {errors[0]}")
-    return to_dgl(ga)
-
-
-def smiles_to_batch(smiles_list: Sequence[str], largest_fragment: bool = False
-                    ) -> tuple["dgl.DGLGraph", list[str | None]]:
-    """Screener path: batched DGL graph of the valid SMILES + per-input error reasons."""
-    ga, errors = smiles_to_arrays(smiles_list, largest_fragment)
-    return to_dgl(ga), errors

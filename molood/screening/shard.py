@@ -18,18 +18,20 @@ plain, tested Python so that it can be used without Snakemake as well.
   the shards in the order given, checks that they were screened with the same model and
   settings (the ``molood_*`` Parquet metadata must agree) and carries that metadata over.
 
-Command line (the workflow's split jobs run ``extract``; ``python -m molood.shard --help``)::
+Command line (the workflow's split jobs run ``extract``; ``python -m molood.screening.shard --help``)::
 
-    python -m molood.shard count   LIBRARY.parquet
-    python -m molood.shard extract LIBRARY.parquet --index I --shard-rows N -o SHARD.parquet
-    python -m molood.shard split   LIBRARY.parquet --shard-rows N -o OUTDIR
-    python -m molood.shard merge   SHARD0.parquet SHARD1.parquet ... -o MERGED.parquet \\
+    python -m molood.screening.shard count   LIBRARY.parquet
+    python -m molood.screening.shard extract LIBRARY.parquet --index I --shard-rows N -o SHARD.parquet
+    python -m molood.screening.shard split   LIBRARY.parquet --shard-rows N -o OUTDIR
+    python -m molood.screening.shard merge   SHARD0.parquet SHARD1.parquet ... -o MERGED.parquet \\
                                    [--summary SUMMARY.json] [--summary-tsv SUMMARY.tsv] \\
                                    [--benchmark B0.tsv ...] [--log L0.log ...] \\
                                    [--set-metadata molood_input=LIBRARY.parquet]
 """
 
 from __future__ import annotations
+
+from molood.exceptions import ShardMismatchError  # noqa: F401 - re-exported
 
 import argparse
 import contextlib
@@ -46,7 +48,7 @@ from typing import Iterator, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from molood.columns import IS_OOD_COLUMN, STATUS_COLUMN
+from molood.screening.columns import IS_OOD_COLUMN, STATUS_COLUMN
 
 __all__ = [
     "ShardMismatchError",
@@ -75,9 +77,6 @@ _PER_SHARD_KEY_HINTS = ("input", "path", "rows", "time", "elapsed", "seconds", "
                         "started", "finished", "created", "host", "throughput", "workers",
                         "batch_size", "resumed")
 
-
-class ShardMismatchError(ValueError):
-    """Shards that cannot be merged into one screen (different columns or model/settings)."""
 
 
 # ====================================================================== planning
@@ -508,7 +507,7 @@ def _atomic_text(path: str | os.PathLike, text: str) -> None:
 
 # ====================================================================== command line
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m molood.shard", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m molood.screening.shard", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("count", help="rows and shard count of a Parquet library")
     p.add_argument("library")

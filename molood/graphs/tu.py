@@ -41,7 +41,7 @@ from typing import Sequence
 
 import numpy as np
 
-from molood.graphs import GraphArrays
+from molood.graphs.arrays import GraphArrays
 
 __all__ = ["read_tu", "read_tu_pair", "tu_label_vocab", "tu_num_attributes"]
 

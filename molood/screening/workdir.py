@@ -1,4 +1,4 @@
-"""The resumable work directory of a :func:`~molood.screening.screen` run.
+"""The resumable work directory of a :func:`~molood.screening.engine.screen` run.
 
 Every finished chunk of ``<output>`` is written atomically (temp file, fsync, ``os.replace``) as
 a Parquet part ``chunk-<k>.parquet`` in ``<output>.molood-parts/``, next to a ``state.json``
@@ -8,6 +8,8 @@ engine that fills the directory.
 """
 
 from __future__ import annotations
+
+from molood.exceptions import MoloodResumeError  # noqa: F401 - re-exported
 
 import json
 import logging
@@ -34,12 +36,9 @@ STATE_VERSION = 1
 """Version of the ``state.json`` layout; part of the state a resumed run must match."""
 
 
-class MoloodResumeError(RuntimeError):
-    """``resume=True`` but the interrupted run's work directory belongs to a different run."""
-
 
 def work_dir_for(output: str | os.PathLike) -> Path:
-    """Where :func:`~molood.screening.screen` keeps the finished chunks of ``output`` until
+    """Where :func:`~molood.screening.engine.screen` keeps the finished chunks of ``output`` until
     the run completes."""
     return Path(os.fspath(output) + ".molood-parts")
 

@@ -94,7 +94,7 @@ def canonical_smiles(smiles: Iterable[str]) -> list[str | None]:
     """RDKit canonical isomeric SMILES of each input; ``None`` where RDKit cannot parse it."""
     from rdkit import Chem
 
-    from molood._rdkit import quiet_rdkit
+    from molood.chem.parse import quiet_rdkit
 
     out: list[str | None] = []
     with quiet_rdkit():
@@ -180,7 +180,7 @@ def dedup_id_test(
 def graph_hashes(
     graphs, iterations: int | None = None, node_colors: np.ndarray | None = None,
 ) -> list[str]:
-    """1-WL (colour refinement) hash of every graph of a :class:`~molood.graphs.GraphArrays`.
+    """1-WL (colour refinement) hash of every graph of a :class:`~molood.graphs.arrays.GraphArrays`.
 
     By default node labels are ignored (start colour 0 for every node), i.e. graphs are compared
     as the constant-feature basic view of TU pairs sees them; pass ``node_colors`` (int [N],
@@ -293,7 +293,7 @@ def _morgan_fps(smiles: Sequence[str], what: str) -> list:
     from rdkit import Chem
     from rdkit.Chem import rdFingerprintGenerator
 
-    from molood._rdkit import quiet_rdkit
+    from molood.chem.parse import quiet_rdkit
 
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
     fps = []

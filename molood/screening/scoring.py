@@ -4,7 +4,7 @@ accessor and the engine's worker processes share.
 :func:`get_model` loads and caches model files; :func:`score_inputs` featurizes and scores raw
 SMILES or mol blocks in blocks of :data:`GRAPH_BLOCK` rows (never raising for a bad molecule);
 :func:`score_frame` is the accessor's back end. The private helpers serve
-:func:`~molood.screening.screen`: ``_model_info`` reads what the parent process needs of a model
+:func:`~molood.screening.engine.screen`: ``_model_info`` reads what the parent process needs of a model
 (path, hash, calibration scores) from the file itself, and ``_init_scorer``/``_score_job`` run in
 the worker processes.
 
@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import pandas as pd
 
-from molood.calibrate import _check_fpr
-from molood.columns import IS_OOD_COLUMN, PVALUE_COLUMN, SCORE_COLUMN, STATUS_COLUMN
-from molood.io import find_smiles_column
+from molood.detectors.calibration import _check_fpr
+from molood.screening.columns import IS_OOD_COLUMN, PVALUE_COLUMN, SCORE_COLUMN, STATUS_COLUMN
+from molood.io.readers import find_smiles_column
 
 if TYPE_CHECKING:  # pragma: no cover
-    from molood.detector import SEGODetector
+    from molood.detectors.sego.detector import SEGODetector
 
 __all__ = [
     "get_model",
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 DEFAULT_BATCH_SIZE = 10_000
-"""Rows per chunk of :func:`~molood.screening.screen` (the unit of streaming and of resume)
+"""Rows per chunk of :func:`~molood.screening.engine.screen` (the unit of streaming and of resume)
 and per step of :func:`score_frame`."""
 
 GRAPH_BLOCK = 250
@@ -116,12 +116,12 @@ class _ModelInfo:
     detector: Any = None  # in-memory detector (given by the caller), else None
 
     def threshold(self, fpr: float) -> float:
-        from molood.calibrate import conformal_threshold
+        from molood.detectors.calibration import conformal_threshold
 
         return conformal_threshold(self.cal_scores, fpr)
 
     def pvalues(self, scores: np.ndarray) -> np.ndarray:
-        from molood.calibrate import conformal_pvalues
+        from molood.detectors.calibration import conformal_pvalues
 
         return conformal_pvalues(self.cal_scores, scores)
 
@@ -179,7 +179,7 @@ def score_inputs(det: "SEGODetector", inputs: Sequence[Any], kind: str = "smiles
     status : list of str, length n
         ``"ok"`` or the reason the row was not scored.
     """
-    from molood.featurize import molblocks_to_arrays, smiles_to_arrays
+    from molood.chem.features import molblocks_to_arrays, smiles_to_arrays
 
     fn = molblocks_to_arrays if kind == "molblock" else smiles_to_arrays
     inputs = list(inputs)
@@ -259,7 +259,7 @@ def score_frame(df: pd.DataFrame, smiles_col: str | None = None,
     Returns a new DataFrame with ``df``'s index (any index, duplicates included) and the four
     columns ``molood_score`` (float64, NaN when not scored), ``molood_pvalue`` (float64),
     ``molood_is_ood`` (nullable ``boolean``, <NA> when not scored) and ``molood_status`` —
-    the same numbers :func:`~molood.screening.screen` writes for the same model and molecules.
+    the same numbers :func:`~molood.screening.engine.screen` writes for the same model and molecules.
     """
     fpr = _check_fpr(fpr)
     col = find_smiles_column(list(df.columns), smiles_col, source="DataFrame")

@@ -1,4 +1,4 @@
-"""Model-ready tensors for :class:`~molood.detector.SEGODetector`: a featurized graph set
+"""Model-ready tensors for :class:`~molood.detectors.sego.detector.SEGODetector`: a featurized graph set
 turned into tensors once (:func:`prepare`), then cut into training minibatches
 (:func:`minibatches`, :func:`assemble`, :func:`tree_tensors`) or gathered for a scoring forward
 pass without building a DGL graph (:func:`gather`); :func:`map_row_tiles` cuts rows into the
@@ -9,17 +9,15 @@ Kept apart from the estimator so that its class holds the method, not the index 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-os.environ.setdefault("DGLBACKEND", "pytorch")
 
 import torch  # noqa: E402
 
-from molood.graphs import GraphArrays, _select_graphs  # noqa: E402
+from molood.graphs.arrays import GraphArrays, _select_graphs  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     import dgl
@@ -66,12 +64,12 @@ class TrainingBatch:
 
 
 def prepare(ga: GraphArrays, with_leaf: bool) -> Prepared:
-    from molood import featurize
+    from molood.graphs.features import leaf_features, topo_features
 
     return Prepared(
         x=torch.from_numpy(np.ascontiguousarray(ga.x, dtype=np.float32)),
-        topo=torch.from_numpy(np.ascontiguousarray(featurize.topo_features(ga), dtype=np.float32)),
-        leaf=(torch.from_numpy(np.ascontiguousarray(featurize.leaf_features(ga), dtype=np.float32))
+        topo=torch.from_numpy(np.ascontiguousarray(topo_features(ga), dtype=np.float32)),
+        leaf=(torch.from_numpy(np.ascontiguousarray(leaf_features(ga), dtype=np.float32))
               if with_leaf else None),
         src=np.asarray(ga.src, dtype=np.int64), dst=np.asarray(ga.dst, dtype=np.int64),
         num_nodes=np.asarray(ga.num_nodes, dtype=np.int64),
@@ -82,7 +80,9 @@ def prepare(ga: GraphArrays, with_leaf: bool) -> Prepared:
 
 def assemble(p: Prepared, idx: np.ndarray) -> TrainingBatch:
     """Graphs ``idx`` of ``p`` as one batched DGL graph plus aligned node tensors."""
-    import dgl  # only training builds DGL graphs (scoring uses gather + InferenceNet)
+    from molood.detectors.sego.backend import import_dgl
+
+    dgl = import_dgl()  # only training builds DGL graphs (scoring uses gather + InferenceNet)
 
     sel, src, dst = p.select(idx)
     num_nodes = torch.from_numpy(p.num_nodes[idx])
@@ -114,7 +114,7 @@ def gather(p: Prepared, idx: np.ndarray
 
 
 def tree_tensors(trees: Sequence[Any]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    from molood.codingtree import batch_trees
+    from molood.graphs.codingtree import batch_trees
 
     tb = batch_trees(list(trees))
     parents = [torch.as_tensor(np.asarray(a, dtype=np.int64)) for a in tb.parents]
