@@ -16,7 +16,14 @@ import math
 
 import numpy as np
 
-__all__ = ["SIGMA_EPS", "zscore_stats", "conformal_pvalues", "conformal_threshold"]
+__all__ = [
+    "SIGMA_EPS",
+    "zscore_stats",
+    "check_fpr",
+    "conformal_pvalues",
+    "conformal_threshold",
+    "ood_flags",
+]
 
 SIGMA_EPS = 1e-6
 """Floor for a standard deviation used as a z-score denominator (constant losses → no blow-up)."""
@@ -32,7 +39,8 @@ def zscore_stats(values: np.ndarray) -> tuple[float, float]:
     return float(v.mean()), float(max(v.std(), SIGMA_EPS))
 
 
-def _check_fpr(fpr: float) -> float:
+def check_fpr(fpr: float) -> float:
+    """``fpr`` as a float; ValueError unless 0 < fpr < 1 (the one check of an fpr argument)."""
     fpr = float(fpr)
     if not 0.0 < fpr < 1.0:
         raise ValueError(f"fpr must be in (0, 1), got {fpr}")
@@ -50,7 +58,7 @@ def conformal_pvalues(cal_scores: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
 def conformal_threshold(cal_scores: np.ndarray, fpr: float) -> float:
     """Score threshold t with ``score > t  ⇔  p-value ≤ fpr`` (see module docstring)."""
-    fpr = _check_fpr(fpr)
+    fpr = check_fpr(fpr)
     cal = np.sort(np.asarray(cal_scores, dtype=np.float64))[::-1]
     m = math.floor(fpr * (cal.size + 1) + 1e-9) - 1  # max #{cal ≥ s} still flagged
     if m < 0 or cal.size == 0:
@@ -58,3 +66,16 @@ def conformal_threshold(cal_scores: np.ndarray, fpr: float) -> float:
     if m >= cal.size:
         return -math.inf
     return float(cal[m])
+
+
+def ood_flags(pvalues: np.ndarray, fpr: float) -> np.ndarray:
+    """The flag rule, written once: bool ``pvalue <= fpr`` (False where the p-value is NaN;
+    callers that must not call an unscored row in-distribution mask those rows).
+
+    A tolerance of 1e-12 absorbs the rounding of ``(1 + k) / (n_cal + 1)``, so that a p-value
+    that equals ``fpr`` exactly in rational arithmetic is flagged, as :func:`conformal_threshold`
+    says it is.
+    """
+    fpr = check_fpr(fpr)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(np.asarray(pvalues, dtype=np.float64) <= fpr + 1e-12, dtype=bool)

@@ -70,13 +70,12 @@ from molood.screening.columns import (
 from molood.io.readers import MolBatch, MoloodInputError, detect_format, find_smiles_column, open_writer
 from molood.screening.scoring import (
     DEFAULT_BATCH_SIZE,
-    _check_fpr,
-    _flags,
     _init_scorer,
     _model_info,
     _ModelInfo,
     _score_job,
 )
+from molood.detectors.calibration import check_fpr, ood_flags
 from molood.screening.workdir import prepare_work_dir, read_part, work_dir_for, write_part
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -217,7 +216,7 @@ def _chunk_table(batch: MolBatch, scores: np.ndarray, status: list[str], model: 
     pvalues = model.pvalues(scores)
     arrays.append(pa.array(scores, type=pa.float64(), mask=~ok))
     arrays.append(pa.array(pvalues, type=pa.float64(), mask=~ok))
-    arrays.append(pa.array(_flags(pvalues, fpr), type=pa.bool_(), mask=~ok))
+    arrays.append(pa.array(ood_flags(pvalues, fpr), type=pa.bool_(), mask=~ok))
     arrays.append(pa.array(status, type=pa.string()))
     if keep_molblocks:
         arrays.append(pa.array(batch.molblocks, type=pa.string()))
@@ -329,7 +328,7 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
     """
     t0 = time.perf_counter()
     input, output = os.fspath(input), os.fspath(output)
-    fpr = _check_fpr(fpr)
+    fpr = check_fpr(fpr)
     if batch_size is not None and int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     detect_format(input)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import pandas as pd
 
-from molood.detectors.calibration import _check_fpr
+from molood.detectors.calibration import check_fpr, ood_flags
 from molood.screening.columns import IS_OOD_COLUMN, PVALUE_COLUMN, SCORE_COLUMN, STATUS_COLUMN
 from molood.io.readers import find_smiles_column
 
@@ -246,11 +246,6 @@ def _score_job(inputs: list, kind: str) -> tuple[np.ndarray, list[str]]:
     return score_inputs(_WORKER_DET, inputs, kind)
 
 
-def _flags(pvalues: np.ndarray, fpr: float) -> np.ndarray:
-    with np.errstate(invalid="ignore"):  # same tolerance as SEGODetector.predict
-        return pvalues <= fpr + 1e-12
-
-
 def score_frame(df: pd.DataFrame, smiles_col: str | None = None,
                 model: "str | os.PathLike | SEGODetector | None" = None, fpr: float = 0.05,
                 batch_size: int = DEFAULT_BATCH_SIZE) -> pd.DataFrame:
@@ -261,7 +256,7 @@ def score_frame(df: pd.DataFrame, smiles_col: str | None = None,
     ``molood_is_ood`` (nullable ``boolean``, <NA> when not scored) and ``molood_status`` —
     the same numbers :func:`~molood.screening.engine.screen` writes for the same model and molecules.
     """
-    fpr = _check_fpr(fpr)
+    fpr = check_fpr(fpr)
     col = find_smiles_column(list(df.columns), smiles_col, source="DataFrame")
     det = get_model(model)
     values = [None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
@@ -275,7 +270,7 @@ def score_frame(df: pd.DataFrame, smiles_col: str | None = None,
         status.extend(st)
     pvalues = det.pvalues_from_scores(scores)
     ok = ~np.isnan(scores)
-    flags = pd.array(_flags(pvalues, fpr), dtype="boolean")
+    flags = pd.array(ood_flags(pvalues, fpr), dtype="boolean")
     flags[~ok] = pd.NA
     return pd.DataFrame({SCORE_COLUMN: scores, PVALUE_COLUMN: pvalues, IS_OOD_COLUMN: flags,
                          STATUS_COLUMN: status}, index=df.index)
