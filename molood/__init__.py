@@ -12,8 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+from molood.exceptions import (  # a module without imports
+    MoloodError,
+    MoloodInputError,
+    MoloodModelError,
+    MoloodResumeError,
+    MoloodVersionWarning,
+    NotFittedError,
+)
+
 _LAZY: dict[str, str] = {
     "SEGODetector": "molood.detectors.sego.detector",
+    "BaseDetector": "molood.detectors.base",
+    "available_detectors": "molood.detectors.registry",
     "load_model": "molood.persist",
     "default_model_path": "molood.persist",
     "screen": "molood.screening.engine",
@@ -24,12 +35,19 @@ _LAZY: dict[str, str] = {
     "structural_entropy": "molood.graphs.codingtree",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", "MoloodError", "MoloodInputError", "MoloodModelError",
+           "MoloodResumeError", "MoloodVersionWarning", "NotFittedError", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
-    from molood.graphs.codingtree import build_coding_tree, structural_entropy  # noqa: F401
+    from molood.detectors.base import BaseDetector  # noqa: F401
+    from molood.detectors.registry import available_detectors  # noqa: F401
     from molood.detectors.sego.detector import SEGODetector  # noqa: F401
-    from molood.detectors.sego.dgl import mol_to_graph, smiles_to_batch, smiles_to_graph  # noqa: F401
+    from molood.detectors.sego.dgl import (  # noqa: F401
+        mol_to_graph,
+        smiles_to_batch,
+        smiles_to_graph,
+    )
+    from molood.graphs.codingtree import build_coding_tree, structural_entropy  # noqa: F401
     from molood.persist import default_model_path, load_model  # noqa: F401
     from molood.screening.engine import screen  # noqa: F401
 

@@ -1,29 +1,26 @@
-"""Model files (``*.molood``): tensors in safetensors, everything else in a JSON manifest.
+"""Model files (``*.molood``): the file format, and nothing about any detector.
 
 A model file is a plain `safetensors <https://huggingface.co/docs/safetensors>`_ file:
 
-- tensors only: ``net.<name>`` (the SEGONet ``state_dict``), ``bank.g_f`` / ``bank.g_s`` (the
-  fixed negative bank, [bank, 160]) and ``calibration.scores`` (float64 held-out ID scores);
+- tensors only, named by the detector (for SEGO: ``net.<name>``, ``bank.g_f`` / ``bank.g_s``,
+  and for every detector ``calibration.scores``, the held-out ID scores, float64);
 - the safetensors metadata holds one key, ``"molood"``, whose value is a JSON manifest:
-  ``format``/``format_version``, the molood/torch/dgl/rdkit/python versions that wrote it, the
-  detector hyperparameters (``get_params()``), mode and seed, featurizer settings and input
-  widths, the training set (size and SHA-256, see below), training time, calibration statistics
-  (z-score μ/σ, n_cal, fpr, threshold), the bank description and the per-epoch losses.
+  ``format`` / ``format_version``, ``detector`` (the registry name, e.g. ``"sego"``; see
+  :mod:`molood.detectors.registry`), the molood/torch/dgl/rdkit/numpy/python versions that wrote
+  it, the detector's hyper-parameters (``get_params()``), and what the detector adds about itself
+  (training set size and SHA-256, featurizer settings, timings, calibration: n_cal, default fpr,
+  threshold, ...; :meth:`~molood.detectors.base.BaseDetector._get_state`).
 
-Training-set fingerprints: ``graphs_sha256`` hashes the fitted :class:`~molood.graphs.arrays.GraphArrays`
-(for each of x, leaf_x, src, dst, num_nodes, num_edges: ``name:dtype:shape`` then the raw
-bytes, in input order); ``smiles_sha256`` (SMILES/Mol input only) hashes the newline-joined,
-sorted RDKit canonical SMILES of the valid training rows (order independent).
-
-Loading never executes code from the file: no pickle, no ``torch.load``. Anything that is not a
-well-formed molood safetensors file (a ``torch.save`` pickle or zip, random bytes, an empty or
-truncated file, a foreign safetensors file) raises :class:`MoloodModelError`. Files written by
-another molood major.minor, torch or dgl version load with a :class:`MoloodVersionWarning`.
+Format history: 1 named the detector by class (``"SEGODetector"``); 2 by registry name. Both
+load. Loading never executes code from the file: no pickle, no ``torch.load``; tensors are
+decoded with ``safetensors.numpy``, so reading a file imports no torch (the detector class
+does, when it is built). Anything that is not a well-formed molood safetensors file (a
+``torch.save`` pickle or zip, random bytes, an empty or truncated file, a foreign safetensors
+file) raises :class:`~molood.exceptions.MoloodModelError`. Files written by another molood
+major.minor, torch or dgl version load with a :class:`~molood.exceptions.MoloodVersionWarning`.
 """
 
 from __future__ import annotations
-
-from molood.exceptions import MoloodModelError, MoloodVersionWarning  # noqa: F401 - re-exported
 
 import json
 import os
@@ -35,8 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from molood.exceptions import MoloodModelError, MoloodVersionWarning  # noqa: F401 - re-exported
+
 if TYPE_CHECKING:  # pragma: no cover
-    from molood.detectors.sego.detector import SEGODetector
+    from molood.detectors.base import BaseDetector
 
 __all__ = [
     "FORMAT",
@@ -48,10 +47,12 @@ __all__ = [
     "load_scoring_model",
     "read_manifest",
     "save_model",
+    "check_versions",
+    "bundled_model_file",
 ]
 
 FORMAT = "molood-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -63,18 +64,11 @@ def default_model_path() -> Path:
 
 
 def _versions() -> dict[str, str]:
-    import dgl
-    import torch
-
     import molood
 
-    try:
-        import rdkit
-        rd = rdkit.__version__
-    except ImportError:  # pragma: no cover
-        rd = None
-    return {"molood": molood.__version__, "torch": torch.__version__, "dgl": dgl.__version__,
-            "rdkit": rd, "numpy": np.__version__, "python": platform.python_version()}
+    return {"molood": molood.__version__, "torch": _installed_version("torch"),
+            "dgl": _installed_version("dgl"), "rdkit": _installed_version("rdkit"),
+            "numpy": np.__version__, "python": platform.python_version()}
 
 
 def _jsonable(v: Any) -> Any:
@@ -86,48 +80,26 @@ def _jsonable(v: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- save
-def save_model(det: "SEGODetector", path: str | os.PathLike) -> Path:
+def save_model(det: "BaseDetector", path: str | os.PathLike) -> Path:
     """Write a fitted detector to ``path`` (atomically: temp file + rename)."""
-    from safetensors.torch import save_file
+    from safetensors.numpy import save_file
 
     det._check_is_fitted()
+    if not det.registry_name:
+        raise TypeError(f"{type(det).__name__} is not registered "
+                        "(molood.detectors.registry.register), so it cannot be saved")
     path = Path(path)
-    tensors = {f"net.{k}": v.detach().cpu().contiguous().clone()
-               for k, v in det.net_.state_dict().items()}
-    import torch
-
-    tensors["bank.g_f"] = det.bank_f_.detach().cpu().contiguous().clone()
-    tensors["bank.g_s"] = det.bank_s_.detach().cpu().contiguous().clone()
-    tensors["calibration.scores"] = torch.from_numpy(np.ascontiguousarray(det.cal_scores_,
-                                                                          dtype=np.float64))
+    tensors, fields = det._get_state()
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "detector": "SEGODetector",
+        "detector": det.registry_name,
         "versions": _versions(),
         "params": {k: _jsonable(v) for k, v in det.get_params().items()},
-        "mode": det.mode,
-        "seed": det.seed,
-        "featurizer": {"largest_fragment": bool(det.largest_fragment),
-                       "x_dtype": det.x_dtype_, "n_node_features": det.n_features_in_,
-                       "topo_dim": det.topo_dim_, "leaf_dim": det.leaf_dim_},
-        "training_set": {"n_fit": det.n_fit_, "n_train": det.n_train_, "n_val": det.n_val_,
-                         "graphs_sha256": det.train_sha256_,
-                         "smiles_sha256": det.train_smiles_sha256_},
-        "training_time_s": {"total": det.fit_time_s_, "train": det.train_time_s_,
-                            "trees": det.tree_time_s_},
-        "calibration": {"stats": det.stats_, "n_cal": det.n_cal_, "fpr": det.fpr_,
-                        "threshold": det.threshold_ if np.isfinite(det.threshold_) else None,
-                        "source": ("held-out ID molecules" if det.n_val_ > 0
-                                   else "training molecules (val_fraction=0)"),
-                        "zscore_source": ("last training epoch, per-graph training losses"
-                                          if det.mode == "faithful" else "held-out ID molecules")},
-        "bank": {"size": int(det.bank_f_.shape[0]),
-                 "description": "projected g_f / g_s (eval mode) of bank_size training graphs "
-                                "drawn with RandomState(seed + 1)"},
-        "history": det.history_,
+        **fields,
     }
     meta = {"molood": json.dumps(manifest, allow_nan=False, default=_jsonable)}
+    tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -151,7 +123,7 @@ def _read_checked(path: Path) -> tuple[bytes, dict[str, Any]]:
         raise
     except OSError as exc:
         raise MoloodModelError(f"cannot read model file {path}: {exc}") from exc
-    hint = "Model files are written by SEGODetector.save() / `molood train`."
+    hint = "Model files are written by a detector's save() / `molood train`."
     if len(raw) == 0:
         raise MoloodModelError(f"{path} is empty, not a molood model file. {hint}")
     # A safetensors header length may start with byte 0x80 (pickle's PROTO opcode), so the
@@ -203,7 +175,7 @@ def _installed_version(lib: str) -> str:
         return str(importlib.import_module(lib).__version__)
 
 
-def _check_versions(manifest: dict[str, Any], path: Path) -> None:
+def check_versions(manifest: dict[str, Any], path: Path) -> None:
     """Warn (:class:`MoloodVersionWarning`) when ``manifest`` was written with another
     molood minor version or another torch/DGL version than the running ones."""
     import molood
@@ -233,7 +205,7 @@ def bundled_model_file() -> Path:
     return path
 
 
-def load_model(path: str | os.PathLike | None = None) -> "SEGODetector":
+def load_model(path: str | os.PathLike | None = None) -> "BaseDetector":
     """Load a ``.molood`` model file (``None`` → the bundled :func:`default_model_path`).
 
     Raises
@@ -245,77 +217,38 @@ def load_model(path: str | os.PathLike | None = None) -> "SEGODetector":
     """
     path = bundled_model_file() if path is None else Path(path)
     raw, manifest = _read_checked(path)
-    _check_versions(manifest, path)
-    return _build_detector(path, raw, manifest, training_net=True)
+    check_versions(manifest, path)
+    return _build_detector(path, raw, manifest, scoring_only=False)
 
 
-def load_scoring_model(path: str | os.PathLike) -> "SEGODetector":
+def load_scoring_model(path: str | os.PathLike) -> "BaseDetector":
     """A scoring-only detector from a model file, for screening worker processes.
 
-    It scores exactly like :func:`load_model` (same tensors, same
-    :meth:`~molood.detectors.sego.detector.SEGODetector.score_graphs` path: the float32
-    :class:`~molood.detectors.sego.nets.InferenceNet` built from the same state dict) but never builds the
-    training network, so the worker does not import DGL (about 0.4 s of start-up), and it does
-    not check versions (the parent process did). It cannot be refitted or saved.
+    It scores exactly like :func:`load_model` (same tensors, same scoring path) but may skip
+    what only training needs (SEGO: the DGL training network, about 0.4 s of imports), and it
+    does not check versions (the parent process did). It cannot be refitted or saved.
     """
     path = Path(path)
     raw, manifest = _read_checked(path)
-    return _build_detector(path, raw, manifest, training_net=False)
+    return _build_detector(path, raw, manifest, scoring_only=True)
 
 
 def _build_detector(path: Path, raw: bytes, manifest: dict[str, Any],
-                    training_net: bool) -> "SEGODetector":
-    """The fitted detector a validated file (``raw`` bytes, ``manifest``) describes; with
-    ``training_net`` False, the scoring network only (``net_`` is None)."""
-    import torch
-    from safetensors.torch import load as st_load
+                    scoring_only: bool) -> "BaseDetector":
+    """The fitted detector that a validated file (``raw`` bytes, ``manifest``) describes."""
+    from safetensors.numpy import load as st_load
 
-    from molood.detectors.sego.detector import SEGODetector
-    from molood.detectors.sego.inference import InferenceNet
-    from molood.detectors.sego.nets import SEGONet
+    from molood.detectors.registry import get_detector_class
 
     try:
         tensors = st_load(raw)
     except Exception as exc:  # safetensors raises its own error types
         raise MoloodModelError(f"{path} is corrupt or truncated ({exc}).") from exc
+    cls = get_detector_class(str(manifest.get("detector", "SEGODetector")))
     try:
-        known = set(SEGODetector._param_names())
-        params = {k: v for k, v in manifest["params"].items() if k in known}
-        det = SEGODetector(**params)
-        feat = manifest["featurizer"]
-        state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-        if training_net:
-            net = SEGONet(in_dim=int(feat["n_node_features"]), topo_dim=int(feat["topo_dim"]),
-                          leaf_dim=int(feat["leaf_dim"]), hidden_dim=int(det.hidden_dim),
-                          num_layers=int(det.num_layers), tree_height=int(det.tree_height))
-            net.load_state_dict(state, strict=True)
-            net.eval()
-            det.net_ = net
-        else:
-            det._infer = InferenceNet(state, int(det.num_layers))
-            det.net_ = None  # _scoring_net() uses _infer
-        det.n_features_in_ = int(feat["n_node_features"])
-        det.topo_dim_, det.leaf_dim_ = int(feat["topo_dim"]), int(feat["leaf_dim"])
-        det.x_dtype_ = str(feat["x_dtype"])
-        det.bank_f_ = tensors["bank.g_f"].to(torch.float64)
-        det.bank_s_ = tensors["bank.g_s"].to(torch.float64)
-        cal = manifest["calibration"]
-        det.stats_ = {k: float(v) for k, v in cal["stats"].items()}
-        det.cal_scores_ = np.sort(tensors["calibration.scores"].numpy().astype(np.float64))
-        det.n_cal_ = int(det.cal_scores_.size)
-        det.fpr_ = float(cal["fpr"])
-        det.threshold_ = det.threshold(det.fpr_)
-        ts = manifest["training_set"]
-        det.n_fit_, det.n_train_ = int(ts["n_fit"]), int(ts["n_train"])
-        det.n_val_ = int(ts["n_val"])
-        det.train_sha256_, det.train_smiles_sha256_ = ts["graphs_sha256"], ts["smiles_sha256"]
-        tt = manifest["training_time_s"]
-        det.fit_time_s_, det.train_time_s_, det.tree_time_s_ = tt["total"], tt["train"], tt["trees"]
-        det.history_ = list(manifest.get("history") or [])
-        det.manifest_ = manifest
+        return cls._from_state(manifest, tensors, scoring_only=scoring_only)
     except MoloodModelError:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise MoloodModelError(f"{path} is an incomplete or inconsistent molood model file "
                                f"({type(exc).__name__}: {exc}).") from exc
-    return det

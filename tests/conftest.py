@@ -77,3 +77,50 @@ def library_csv(tmp_path_factory, library_rows) -> Path:
     path = tmp_path_factory.mktemp("lib") / "library.csv"
     pd.DataFrame(library_rows).to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def toy_detector_cls():
+    """A minimal numpy detector on the shared base class: distance of a feature vector to the
+    training mean, calibrated on the last 25 % of the training rows. Registered as "toy-mean",
+    so model files can hold it without persist knowing it."""
+    import numpy as np
+
+    from molood.detectors.base import BaseDetector
+    from molood.detectors.registry import get_detector_class, register
+
+    try:
+        return get_detector_class("toy-mean")
+    except Exception:  # noqa: BLE001 - not registered yet
+        pass
+
+    @register("toy-mean")
+    class ToyMeanDetector(BaseDetector):
+        def __init__(self, *, fpr: float = 0.05, cal_share: float = 0.25) -> None:
+            self.fpr = fpr
+            self.cal_share = cal_share
+
+        def fit(self, X, y=None):
+            X = np.asarray(X, dtype=np.float64)
+            n_cal = max(1, int(round(self.cal_share * len(X))))
+            self.mean_ = X[:-n_cal].mean(axis=0)
+            self._set_calibration(self._distance(X[-n_cal:]))
+            return self
+
+        def _distance(self, X):
+            return np.linalg.norm(np.asarray(X, dtype=np.float64) - self.mean_, axis=1)
+
+        def score_samples(self, X):
+            self._check_is_fitted()
+            return self._distance(X)
+
+        def _get_state(self):
+            tensors, calibration = self._calibration_state()
+            tensors["mean"] = self.mean_
+            return tensors, {"calibration": calibration}
+
+        def _set_state(self, manifest, tensors, scoring_only):
+            self.mean_ = np.array(tensors["mean"])
+            self._restore_calibration(manifest, tensors)
+
+    return ToyMeanDetector

@@ -50,7 +50,7 @@ def test_round_trip_identical_scores(det, model_file):
     loaded = SEGODetector.load(model_file)
     np.testing.assert_array_equal(loaded.score(QUERY), det.score(QUERY))
     np.testing.assert_array_equal(loaded.pvalue(QUERY), det.pvalue(QUERY))
-    np.testing.assert_array_equal(loaded.predict(QUERY, fpr=0.3), det.predict(QUERY, fpr=0.3))
+    assert loaded.predict(QUERY, fpr=0.3).equals(det.predict(QUERY, fpr=0.3))
     assert loaded.get_params() == det.get_params()
     assert loaded.threshold_ == det.threshold_
     assert loaded.history_ == det.history_
@@ -69,7 +69,8 @@ def test_scoring_only_load_scores_like_the_full_model(det, model_file):
 
 def test_manifest_contents(det, model_file):
     m = read_manifest(model_file)
-    assert m["format"] == "molood-model" and m["format_version"] == FORMAT_VERSION
+    assert m["format"] == "molood-model" and m["format_version"] == FORMAT_VERSION == 2
+    assert m["detector"] == "sego"
     assert set(m["versions"]) >= {"molood", "torch", "dgl", "rdkit"}
     assert m["params"]["epochs"] == 3 and m["mode"] == "default" and m["seed"] == 0
     assert m["featurizer"]["largest_fragment"] is False and m["featurizer"]["leaf_dim"] == 20
@@ -196,3 +197,75 @@ def test_default_model_path():
             load_model()
     else:
         assert isinstance(load_model(), SEGODetector)
+
+
+# ------------------------------------------------------------------ formats and the registry
+FORMAT1 = Path(__file__).resolve().parent / "data" / "format1_tiny.molood"
+
+
+def test_format1_file_still_loads_with_the_scores_it_was_written_with():
+    """A model file written by molood before the registry (format 1, detector named by class)
+    loads and scores bit for bit as the code that wrote it did (tests/data/format1_tiny_*)."""
+    ref = json.loads(FORMAT1.with_name("format1_tiny_scores.json").read_text())
+    m = read_manifest(FORMAT1)
+    assert m["format_version"] == 1 and m["detector"] == "SEGODetector"
+    for loader in (load_model, load_scoring_model):
+        det = loader(FORMAT1)
+        assert isinstance(det, SEGODetector)
+        got = det.score(ref["smiles"])
+        want = np.array([np.nan if v is None else v for v in ref["scores"]])
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(det.pvalue(ref["smiles"]),
+                                      [np.nan if v is None else v for v in ref["pvalues"]])
+        assert det.threshold() == ref["threshold"]
+
+
+def test_resaving_a_format1_file_keeps_every_tensor(tmp_path):
+    from safetensors.numpy import load_file as np_load
+
+    out = tmp_path / "v2.molood"
+    load_model(FORMAT1).save(out)
+    old, new = np_load(str(FORMAT1)), np_load(str(out))
+    assert old.keys() == new.keys()
+    for k in old:
+        assert old[k].dtype == new[k].dtype
+        np.testing.assert_array_equal(old[k], new[k])
+    assert read_manifest(out)["detector"] == "sego"
+
+
+def test_a_new_detector_is_saved_and_loaded_without_touching_persist(toy_detector_cls, tmp_path):
+    rng = np.random.RandomState(1)
+    det = toy_detector_cls(fpr=0.2).fit(rng.normal(size=(40, 4)))
+    path = tmp_path / "toy.molood"
+    det.save(path)
+    assert read_manifest(path)["detector"] == "toy-mean"
+    loaded = load_model(path)
+    assert type(loaded) is toy_detector_cls and loaded.fpr_ == 0.2
+    q = rng.normal(size=(6, 4))
+    np.testing.assert_array_equal(loaded.score(q), det.score(q))
+    np.testing.assert_array_equal(loaded.cal_scores_, det.cal_scores_)
+    with pytest.raises(TypeError, match="holds a ToyMeanDetector"):
+        SEGODetector.load(path)
+
+
+def test_unknown_detector_name_is_a_model_error(tmp_path, model_file):
+    from safetensors.numpy import load_file as np_load
+    from safetensors.numpy import save_file as np_save
+
+    m = read_manifest(model_file)
+    m["detector"] = "no-such-detector"
+    bad = tmp_path / "bad.molood"
+    np_save(np_load(str(model_file)), str(bad), metadata={"molood": json.dumps(m)})
+    with pytest.raises(MoloodModelError, match="unknown detector 'no-such-detector'"):
+        load_model(bad)
+
+
+def test_reading_a_model_file_imports_no_torch(model_file):
+    import subprocess
+    import sys
+
+    code = ("import sys; from molood.persist import read_manifest; "
+            f"read_manifest({str(model_file)!r}); "
+            "from molood.detectors.registry import available_detectors; "
+            "assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

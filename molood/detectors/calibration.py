@@ -6,8 +6,8 @@ scores of held-out in-distribution molecules that the model never trained on.
 - p-value of a query score s: ``p(s) = (1 + #{c ∈ cal : c ≥ s}) / (n_cal + 1)``.
   For ID queries exchangeable with the calibration set, ``P(p ≤ a) ≤ a``.
 - Flag at false-positive rate a: ``p(s) ≤ a``, i.e. ``s > threshold(a)`` where the threshold is
-  the ``(m+1)``-th largest calibration score with ``m = ⌊a·(n_cal+1)⌋ − 1``; ``+inf`` (nothing
-  flagged) when ``a < 1/(n_cal+1)``.
+  the ``(m+1)``-th largest calibration score with ``m = min(⌊a·(n_cal+1)⌋ − 1, n_cal − 1)``;
+  ``+inf`` (nothing flagged) when ``a < 1/(n_cal+1)``, the smallest fpr the set resolves.
 """
 
 from __future__ import annotations
@@ -63,9 +63,7 @@ def conformal_threshold(cal_scores: np.ndarray, fpr: float) -> float:
     m = math.floor(fpr * (cal.size + 1) + 1e-9) - 1  # max #{cal ≥ s} still flagged
     if m < 0 or cal.size == 0:
         return math.inf
-    if m >= cal.size:
-        return -math.inf
-    return float(cal[m])
+    return float(cal[min(m, cal.size - 1)])  # fpr → 1: everything above the smallest score
 
 
 def ood_flags(pvalues: np.ndarray, fpr: float) -> np.ndarray:

@@ -138,12 +138,12 @@ def _model_info(model: Any, tmpdir: str, check_versions: bool = False) -> _Model
     from safetensors import SafetensorError
     from safetensors.numpy import load as st_load
 
-    from molood.persist import MoloodModelError, _check_versions, read_manifest
+    from molood.persist import MoloodModelError, check_versions, read_manifest
 
     path = _model_path(model)
     manifest = read_manifest(path)  # validates the file without importing torch
     if check_versions:  # workers do not (load_model does, in this process)
-        _check_versions(manifest, path)
+        check_versions(manifest, path)
     try:
         tensors = st_load(path.read_bytes())
         cal = np.sort(np.asarray(tensors["calibration.scores"], dtype=np.float64))

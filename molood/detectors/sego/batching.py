@@ -1,5 +1,5 @@
-"""Model-ready tensors for :class:`~molood.detectors.sego.detector.SEGODetector`: a featurized graph set
-turned into tensors once (:func:`prepare`), then cut into training minibatches
+"""Model-ready tensors for :class:`~.detector.SEGODetector`: a featurized graph set turned into
+tensors once (:func:`prepare`), then cut into training minibatches
 (:func:`minibatches`, :func:`assemble`, :func:`tree_tensors`) or gathered for a scoring forward
 pass without building a DGL graph (:func:`gather`); :func:`map_row_tiles` cuts rows into the
 fixed-size tiles that keep products row-independent.
@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
-
-
 import torch  # noqa: E402
 
 from molood.graphs.arrays import GraphArrays, _select_graphs  # noqa: E402

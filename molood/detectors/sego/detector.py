@@ -28,9 +28,9 @@ Both modes differ from the published code where screening needs it:
    positive and the bank as negatives in both directions; the local term is intra-graph.
    Embeddings are computed in float32 with row-independent matrix products (a graph's
    embeddings are bit for bit the same in any batch) and the loss arithmetic in float64 (bank
-   products in fixed row tiles, :func:`~molood.detectors.sego.losses._rowwise_matmul`), so a score does not
-   change with batch size, order or neighbours, not even in the last bit. Scores differ from a
-   float64 forward pass by ~4e-5; bank embeddings and calibration scores are computed by this
+   products in fixed row tiles, :func:`~molood.detectors.sego.losses._rowwise_matmul`), so a
+   score does not change with batch size, order or neighbours, not even in the last bit. Scores
+   differ from a float64 forward pass by ~4e-5; bank embeddings and calibration scores are computed by this
    same path at fit time. Faithful-mode μ/σ still come from training batches, so its z-scores
    carry the code's train/test offset (e.g. log of the number of negatives); the conformal
    calibration below absorbs it.
@@ -51,54 +51,39 @@ Both modes differ from the published code where screening needs it:
 
 from __future__ import annotations
 
-from molood.exceptions import NotFittedError  # noqa: F401 - re-exported
-
-import hashlib
-import inspect
 import logging
-import math
-import os
-import sys
 import time
 import warnings
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 import numpy as np
+import torch
 
-
-import torch  # noqa: E402
-
-from molood.detectors.sego.batching import (  # noqa: E402
-    Prepared,
-    assemble,
-    gather,
-    minibatches,
-    prepare,
-    tree_tensors,
+from molood.detectors.base import BaseDetector
+from molood.detectors.calibration import check_fpr, zscore_stats
+from molood.detectors.inputs import (
+    as_list,
+    check_training_rows,
+    graph_arrays_sha256,
+    smiles_sha256,
+    to_graph_arrays,
 )
-from molood.detectors.calibration import (  # noqa: E402
-    conformal_pvalues,
-    conformal_threshold,
-    zscore_stats,
-)
-from molood.graphs.arrays import GraphArrays  # noqa: E402
-from molood.detectors.sego.losses import (  # noqa: E402
-    adaptive_weights,
-    bank_infonce,
-    global_infonce,
-    local_infonce,
-    local_infonce_eval,
-)
-from molood.detectors.sego.inference import InferenceNet  # noqa: E402
-from molood.detectors.sego.nets import SEGONet  # noqa: E402
+from molood.detectors.registry import register
+from molood.detectors.sego.backend import torch_threads
+from molood.detectors.sego.batching import Prepared, gather, prepare
+from molood.detectors.sego.inference import InferenceNet
+from molood.detectors.sego.losses import bank_infonce, global_infonce, local_infonce_eval
+from molood.detectors.sego.nets import SEGONet
+from molood.detectors.sego.training import make_optimizer, train_epochs
+from molood.graphs.arrays import GraphArrays
 
-__all__ = ["SEGODetector", "NotFittedError"]
+__all__ = ["SEGODetector"]
 
 logger = logging.getLogger(__name__)
 
 
-
-class SEGODetector:
+@register("sego")
+class SEGODetector(BaseDetector):
     """SEGO out-of-distribution detector for molecules (or generic graphs).
 
     Trains the SEGO contrastive model (two GIN views + coding-tree view, ``sego_method.md``)
@@ -159,15 +144,17 @@ class SEGODetector:
         z-score statistics ``mu_g, sd_g, mu_n, sd_n`` (and ``mu_t, sd_t`` in faithful mode).
     cal_scores_ : ndarray float64 [n_cal]
         Sorted final scores of the held-out ID molecules (conformal calibration set).
-    threshold_ : float
-        ``threshold(fpr)`` at the constructor's ``fpr``.
+    fpr_, threshold_ : float
+        The default ID false-positive rate and ``threshold(fpr_)`` (see
+        :class:`~molood.detectors.base.BaseDetector`).
+    cal_index_ : ndarray int64 [n_cal]
+        Positions (in the fitted inputs' valid molecules) of the held-out calibration molecules;
+        disjoint from the training positions.
     history_ : list of dict
         Per-epoch mean losses and adaptive weights.
     """
 
-    _FORMAT_KIND = "sego"
-
-    def __init__(self, epochs: int = 400, batch_size: int = 128, lr: float = 1e-4,
+    def __init__(self, *, epochs: int = 400, batch_size: int = 128, lr: float = 1e-4,
                  tree_lr: float = 1e-3, alpha: float = 0.5, tree_height: int = 5,
                  hidden_dim: int = 32, num_layers: int = 5,
                  mode: Literal["default", "faithful"] = "default", val_fraction: float = 0.1,
@@ -195,35 +182,6 @@ class SEGODetector:
         self.num_threads = num_threads
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ sklearn plumbing
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._param_names()}
-
-    def set_params(self, **params: Any) -> "SEGODetector":
-        valid = set(self._param_names())
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"invalid parameter {k!r} for SEGODetector; "
-                                 f"valid: {sorted(valid)}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        sig = inspect.signature(type(self).__init__)
-        default = {k: p.default for k, p in sig.parameters.items()}
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if default.get(k) != v]
-        return f"SEGODetector({', '.join(changed)})"
-
-    def _check_is_fitted(self) -> None:
-        if not hasattr(self, "net_"):
-            raise NotFittedError("This SEGODetector is not fitted yet; call fit(X) or "
-                                 "SEGODetector.load(path) first.")
-
     def _validate_params(self) -> None:
         if self.mode not in ("default", "faithful"):
             raise ValueError(f"mode must be 'default' or 'faithful', got {self.mode!r}")
@@ -236,62 +194,7 @@ class SEGODetector:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if int(self.bank_size) < 1:
             raise ValueError(f"bank_size must be >= 1, got {self.bank_size}")
-        if not 0.0 < float(self.fpr) < 1.0:
-            raise ValueError(f"fpr must be in (0, 1), got {self.fpr}")
-
-    # ------------------------------------------------------------------ input conversion
-    def _to_arrays(self, X: Any) -> tuple[GraphArrays | None, np.ndarray, list[str | None]]:
-        """(GraphArrays of the valid inputs, bool mask of valid inputs, error per input)."""
-        if isinstance(X, GraphArrays):
-            return X, np.ones(len(X), dtype=bool), [None] * len(X)
-        from molood.chem import features as featurize
-
-        try:
-            from rdkit import Chem
-            mol_type: tuple[type, ...] = (Chem.Mol,)
-        except ImportError:  # pragma: no cover
-            mol_type = ()
-        if isinstance(X, (str,) + mol_type):
-            X = [X]
-        items = list(X.tolist() if hasattr(X, "tolist") else X)
-        errors: list[str | None] = [None] * len(items)
-        str_rows, mol_rows = [], []
-        for i, it in enumerate(items):
-            if isinstance(it, str):
-                str_rows.append(i)
-            elif mol_type and isinstance(it, mol_type):
-                mol_rows.append(i)
-            elif it is None or (isinstance(it, float) and math.isnan(it)):
-                errors[i] = "missing value"
-            else:
-                raise TypeError(f"row {i}: expected a SMILES string or RDKit Mol, got "
-                                f"{type(it).__name__}")
-        parts: list[GraphArrays] = []
-        order: list[int] = []
-        if str_rows:
-            ga, errs = featurize.smiles_to_arrays([items[i] for i in str_rows],
-                                                  largest_fragment=self.largest_fragment)
-            ok = []
-            for i, e in zip(str_rows, errs):
-                if e is None:
-                    ok.append(i)
-                else:
-                    errors[i] = e
-            if ok:
-                parts.append(ga)
-                order.extend(ok)
-        if mol_rows:
-            parts.append(featurize.mols_to_arrays([items[i] for i in mol_rows],
-                                                  largest_fragment=self.largest_fragment))
-            order.extend(mol_rows)
-        valid = np.array([e is None for e in errors], dtype=bool)
-        if not order:
-            return None, valid, errors
-        ga = parts[0] if len(parts) == 1 else GraphArrays.concat(parts)
-        order_arr = np.asarray(order)
-        if not np.all(order_arr[:-1] < order_arr[1:]):
-            ga = ga.take(np.argsort(order_arr, kind="stable"))
-        return ga, valid, errors
+        check_fpr(self.fpr)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, y: Any = None) -> "SEGODetector":
@@ -300,30 +203,23 @@ class SEGODetector:
         ``y`` is ignored (unsupervised). Returns ``self``.
         """
         self._validate_params()
-        ga, valid, errors = self._to_arrays(X)
-        bad = [(i, e) for i, e in enumerate(errors) if e is not None]
-        if bad:
-            listing = "; ".join(f"row {i}: {_short(e)}" for i, e in bad[:10])
-            more = f" (and {len(bad) - 10} more)" if len(bad) > 10 else ""
-            if self.on_invalid == "raise":
-                raise ValueError(f"{len(bad)} of {len(errors)} training molecules could not be "
-                                 f"parsed: {listing}{more}. Fix or drop them, or pass "
-                                 "on_invalid='skip'.")
-            warnings.warn(f"skipping {len(bad)} unparseable training molecules: {listing}{more}",
-                          UserWarning, stacklevel=2)
+        ga, valid, errors = to_graph_arrays(X, self.largest_fragment)
+        check_training_rows(errors, self.on_invalid)
         if ga is None:
             raise ValueError("no valid training molecules")
         smiles_sha = None
         if not isinstance(X, GraphArrays):
-            smiles_sha = _smiles_sha256([x for x, ok in zip(_as_list(X), valid) if ok])
-        with _threads(self.num_threads), torch.random.fork_rng(devices=[]):
+            smiles_sha = smiles_sha256([x for x, ok in zip(as_list(X), valid) if ok])
+        with torch_threads(self.num_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.seed))
             self._fit_arrays(ga)
-        self.train_sha256_ = _graph_arrays_sha256(ga)
+        self.train_sha256_ = graph_arrays_sha256(ga)
         self.train_smiles_sha256_ = smiles_sha
         return self
 
     def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(training positions, held-out calibration positions), sorted and disjoint; drawn
+        from ``RandomState(seed)``."""
         rng = np.random.RandomState(int(self.seed))
         perm = rng.permutation(n)
         n_val = int(round(float(self.val_fraction) * n)) if self.val_fraction > 0 else 0
@@ -335,102 +231,70 @@ class SEGODetector:
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
     def _fit_arrays(self, ga: GraphArrays) -> None:
+        """Split, train, then build the bank and calibrate (the fitted state)."""
         from molood.graphs.codingtree import trees_for_graphs
 
         t0 = time.perf_counter()
         train_idx, val_idx = self._split(len(ga))
-        faithful = self.mode == "faithful"
         data = prepare(ga, with_leaf=True)
         t1 = time.perf_counter()
         trees = trees_for_graphs(ga.take(train_idx), k=int(self.tree_height), n_jobs=self.n_jobs,
                                  cache=self.tree_cache)
         t_trees = time.perf_counter() - t1
-
         net = SEGONet(in_dim=data.x.shape[1], topo_dim=data.topo.shape[1],
                       leaf_dim=data.leaf.shape[1], hidden_dim=int(self.hidden_dim),
                       num_layers=int(self.num_layers), tree_height=int(self.tree_height))
-        groups: list[dict[str, Any]] = [{"params": net.view_parameters(), "lr": float(self.lr)}]
-        if faithful:
-            net.tree.requires_grad_(False)  # the reference never steps its tree optimiser
-        else:
-            groups.append({"params": list(net.tree.parameters()), "lr": float(self.tree_lr)})
-        opt = torch.optim.Adam(groups, foreach=True)
-        gen = torch.Generator().manual_seed(int(self.seed))
+        faithful = self.mode == "faithful"
+        opt = make_optimizer(net, self.lr, self.tree_lr, faithful)
         tree_of = np.full(len(ga), -1, dtype=np.int64)  # fit-set index -> position in `trees`
         tree_of[train_idx] = np.arange(len(train_idx))
-
-        weights = torch.ones(3, dtype=torch.float64)  # (tree, global, local)
-        history: list[dict[str, float]] = []
-        last: dict[str, np.ndarray] = {}
-        from tqdm.auto import tqdm
-
-        bar = tqdm(range(int(self.epochs)), desc="SEGO fit", unit="epoch", file=sys.stderr,
-                   disable=not self.verbose, leave=False)
-        for epoch in bar:
-            t_epoch = time.perf_counter()
-            net.train()
-            perm = train_idx[torch.randperm(len(train_idx), generator=gen).numpy()]
-            per: dict[str, list[np.ndarray]] = {"tree": [], "global": [], "local": [], "n": []}
-            for idx in minibatches(perm, int(self.batch_size)):
-                b = assemble(data, idx)
-                parents, gids = tree_tensors([trees[j] for j in tree_of[idx]])
-                out = net(b.graph, b.x, b.topo, b.node_graph, b.size)
-                l_g = global_infonce(out["g_f"], out["g_s"])
-                l_n = local_infonce(out["n_f"], out["n_s"], b.node_graph, b.num_nodes)
-                if faithful:
-                    with torch.no_grad():
-                        z_t = net.forward_tree(b.leaf, parents, gids, b.size)
-                else:
-                    z_t = net.forward_tree(b.leaf, parents, gids, b.size)
-                l_t = global_infonce(z_t, out["g_f"])
-                w = weights.to(torch.float32)
-                loss = w[0] * l_t.mean() + w[1] * l_g.mean() + w[2] * l_n.mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                per["tree"].append(l_t.detach().numpy().astype(np.float64))
-                per["global"].append(l_g.detach().numpy().astype(np.float64))
-                per["local"].append(l_n.detach().numpy().astype(np.float64))
-                per["n"].append(b.num_nodes.numpy())
-            last = {k: np.concatenate(v) for k, v in per.items()}
-            rec = {"epoch": epoch + 1,
-                   **{f"loss_{k}": float(last[k].mean()) for k in ("tree", "global", "local")},
-                   "w_tree": float(weights[0]), "w_global": float(weights[1]),
-                   "w_local": float(weights[2]), "time_s": time.perf_counter() - t_epoch}
-            history.append(rec)
-            bar.set_postfix(tree=f"{rec['loss_tree']:.3f}", glob=f"{rec['loss_global']:.3f}",
-                            local=f"{rec['loss_local']:.3f}")
-            logger.debug("epoch %d: %s", epoch + 1, rec)
-            weights = adaptive_weights([last[k].std() for k in ("tree", "global", "local")],
-                                       float(self.alpha))
-        bar.close()
+        history, last = train_epochs(net, opt, data, trees, tree_of, train_idx,
+                                     epochs=int(self.epochs), batch_size=int(self.batch_size),
+                                     alpha=float(self.alpha), faithful=faithful,
+                                     seed=int(self.seed), verbose=bool(self.verbose))
         train_time = time.perf_counter() - t0
 
         net.eval()
         self.net_ = net
+        self._infer = None
         self.n_features_in_ = int(data.x.shape[1])
         self.topo_dim_ = int(data.topo.shape[1])
         self.leaf_dim_ = int(data.leaf.shape[1])
         self.x_dtype_ = str(ga.x.dtype)
+        self.n_fit_, self.n_train_, self.n_val_ = len(ga), len(train_idx), len(val_idx)
+        self.history_ = history
+        self._build_bank(data, train_idx)
+        self._calibrate(data, train_idx, val_idx, last)
+        self.fit_time_s_ = time.perf_counter() - t0
+        self.train_time_s_ = train_time
+        self.tree_time_s_ = t_trees
+        logger.info("SEGO fit: %d train / %d held-out molecules, %d epochs in %.1f s "
+                    "(trees %.1f s)", len(train_idx), len(val_idx), self.epochs, train_time,
+                    t_trees)
+
+    def _build_bank(self, data: Prepared, train_idx: np.ndarray) -> None:
+        """The fixed negative bank: ``bank_size`` training graphs drawn with
+        ``RandomState(seed + 1)``, embedded by the scoring path."""
         rng = np.random.RandomState(int(self.seed) + 1)
         bank_idx = np.sort(rng.choice(train_idx, size=min(int(self.bank_size), len(train_idx)),
                                       replace=False))
-        self._infer = None
         emb = self._embed(data, bank_idx, batch_size=256)
         self.bank_f_, self.bank_s_ = emb["g_f"], emb["g_s"]
         self.bank_index_ = bank_idx
-        self.n_fit_, self.n_train_, self.n_val_ = len(ga), len(train_idx), len(val_idx)
-        self.history_ = history
-        self.tree_time_s_ = t_trees
 
+    def _calibrate(self, data: Prepared, train_idx: np.ndarray, val_idx: np.ndarray,
+                   last: dict[str, np.ndarray]) -> None:
+        """z-score statistics (module docstring) and the conformal calibration set: the final
+        scores of the held-out molecules ``val_idx`` (training molecules when there are
+        none, with a warning)."""
         cal_idx = val_idx
         if len(val_idx) == 0:
             warnings.warn("val_fraction=0: calibrating on training molecules; p-values and the "
-                          "flag threshold will be optimistic", UserWarning, stacklevel=3)
+                          "flag threshold will be optimistic", UserWarning, stacklevel=4)
             cal_idx = train_idx
         l_g, l_n, n_cal = self._components(data, cal_idx, batch_size=256)
         stats: dict[str, float] = {}
-        if faithful:  # the code: last epoch's per-graph training losses (train mode, in-batch)
+        if self.mode == "faithful":  # the code: last epoch's per-graph training losses
             stats["mu_t"], stats["sd_t"] = zscore_stats(last["tree"])
             stats["mu_g"], stats["sd_g"] = zscore_stats(last["global"])
             stats["mu_n"], stats["sd_n"] = zscore_stats(last["local"][last["n"] > 1])
@@ -438,20 +302,13 @@ class SEGODetector:
             stats["mu_g"], stats["sd_g"] = zscore_stats(l_g)
             stats["mu_n"], stats["sd_n"] = zscore_stats(l_n[n_cal > 1])
         self.stats_ = stats
-        self.cal_scores_ = np.sort(self._combine(l_g, l_n, n_cal))
-        self.n_cal_ = int(self.cal_scores_.size)
-        self.fpr_ = float(self.fpr)
-        self.threshold_ = self.threshold(self.fpr_)
-        self.fit_time_s_ = time.perf_counter() - t0
-        self.train_time_s_ = train_time
-        logger.info("SEGO fit: %d train / %d held-out molecules, %d epochs in %.1f s "
-                    "(trees %.1f s)", len(train_idx), len(val_idx), self.epochs, train_time,
-                    t_trees)
+        self.cal_index_ = np.asarray(cal_idx, dtype=np.int64)
+        self._set_calibration(self._combine(l_g, l_n, n_cal))
 
     # ------------------------------------------------------------------ scoring internals
     def _scoring_net(self) -> InferenceNet:
         """The float32, DGL-free inference copy of ``net_`` (built once, see
-        :class:`~molood.detectors.sego.nets.InferenceNet`).
+        :class:`~molood.detectors.sego.inference.InferenceNet`).
 
         Embeddings are computed in float32, with every matrix product row-independent, so a
         graph's embeddings are bit for bit the same in any batch; the losses (cosines,
@@ -520,7 +377,7 @@ class SEGODetector:
         if ga.x.shape[1] != self.n_features_in_:
             raise ValueError(f"graphs have {ga.x.shape[1]} node features, the model was trained "
                              f"on {self.n_features_in_}")
-        with _threads(self.num_threads):
+        with torch_threads(self.num_threads):
             data = prepare(ga, with_leaf=False)
             comps = self._components(data, np.arange(len(ga)), max(1, int(batch_size)))
         return self._combine(*comps)
@@ -529,10 +386,10 @@ class SEGODetector:
         """Raw per-molecule ``global`` and ``local`` losses and the final ``score`` (NaN rows for
         unparseable input)."""
         self._check_is_fitted()
-        ga, valid, _ = self._to_arrays(X)
+        ga, valid, _ = to_graph_arrays(X, self.largest_fragment)
         out = {k: np.full(valid.shape[0], np.nan) for k in ("global", "local", "score")}
         if ga is not None:
-            with _threads(self.num_threads):
+            with torch_threads(self.num_threads):
                 l_g, l_n, nn_ = self._components(prepare(ga, with_leaf=False),
                                                  np.arange(len(ga)), max(1, int(batch_size)))
             out["global"][valid], out["local"][valid] = l_g, l_n
@@ -547,7 +404,7 @@ class SEGODetector:
         on input order or on the other inputs.
         """
         self._check_is_fitted()
-        ga, valid, _ = self._to_arrays(X)
+        ga, valid, _ = to_graph_arrays(X, self.largest_fragment)
         out = np.full(valid.shape[0], np.nan, dtype=np.float64)
         if ga is not None:
             out[valid] = self.score_graphs(ga, batch_size=batch_size)
@@ -565,14 +422,14 @@ class SEGODetector:
         paper's numbers comes from scoring ID and OOD test molecules together.
         """
         self._check_is_fitted()
-        ga, valid, _ = self._to_arrays(X)
+        ga, valid, _ = to_graph_arrays(X, self.largest_fragment)
         out = np.full(valid.shape[0], np.nan, dtype=np.float64)
         if ga is None:
             return out
         n = len(ga)
         l_g, l_n = np.zeros(n), np.zeros(n)
         perm = np.random.RandomState(random_state).permutation(n)
-        with _threads(self.num_threads), torch.inference_mode():
+        with torch_threads(self.num_threads), torch.inference_mode():
             data = prepare(ga, with_leaf=False)
             for s in range(0, n, max(1, int(batch_size))):
                 idx = np.sort(perm[s:s + batch_size])
@@ -582,112 +439,77 @@ class SEGODetector:
         out[valid] = self._combine(l_g, l_n, data.num_nodes)
         return out
 
-    def score(self, X: Any, batch_size: int = 512) -> np.ndarray:
-        """Alias of :meth:`score_samples` (per-molecule OOD scores, higher = more OOD)."""
-        return self.score_samples(X, batch_size=batch_size)
+    # ------------------------------------------------------------------ model files
+    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Tensors ``net.<name>`` (the SEGONet state dict, or the scoring net's for a
+        scoring-only load), ``bank.g_f``/``bank.g_s`` [bank, 160] and the calibration scores;
+        manifest entries for the featurizer, training set, timings, z-score statistics, bank
+        and per-epoch losses."""
+        if self.net_ is None:
+            raise ValueError("a scoring-only detector (molood.persist.load_scoring_model) "
+                             "cannot be saved; load it with molood.load_model")
+        tensors = {f"net.{k}": v.detach().cpu().contiguous().numpy()
+                   for k, v in self.net_.state_dict().items()}
+        tensors["bank.g_f"] = self.bank_f_.detach().cpu().contiguous().numpy()
+        tensors["bank.g_s"] = self.bank_s_.detach().cpu().contiguous().numpy()
+        cal_tensors, calibration = self._calibration_state()
+        tensors.update(cal_tensors)
+        calibration.update(
+            stats=self.stats_,
+            source=("held-out ID molecules" if self.n_val_ > 0
+                    else "training molecules (val_fraction=0)"),
+            zscore_source=("last training epoch, per-graph training losses"
+                           if self.mode == "faithful" else "held-out ID molecules"))
+        manifest = {
+            "mode": self.mode,
+            "seed": self.seed,
+            "featurizer": {"largest_fragment": bool(self.largest_fragment),
+                           "x_dtype": self.x_dtype_, "n_node_features": self.n_features_in_,
+                           "topo_dim": self.topo_dim_, "leaf_dim": self.leaf_dim_},
+            "training_set": {"n_fit": self.n_fit_, "n_train": self.n_train_,
+                             "n_val": self.n_val_, "graphs_sha256": self.train_sha256_,
+                             "smiles_sha256": self.train_smiles_sha256_},
+            "training_time_s": {"total": self.fit_time_s_, "train": self.train_time_s_,
+                                "trees": self.tree_time_s_},
+            "calibration": calibration,
+            "bank": {"size": int(self.bank_f_.shape[0]),
+                     "description": "projected g_f / g_s (eval mode) of bank_size training "
+                                    "graphs drawn with RandomState(seed + 1)"},
+            "history": self.history_,
+        }
+        return tensors, manifest
 
-    def pvalues_from_scores(self, scores: np.ndarray) -> np.ndarray:
-        """Split-conformal p-values ``(1 + #{cal ≥ s}) / (n_cal + 1)``; small = OOD; NaN kept."""
-        self._check_is_fitted()
-        return conformal_pvalues(self.cal_scores_, scores)
-
-    def pvalue(self, X: Any, batch_size: int = 512) -> np.ndarray:
-        """Conformal p-value per input (float64, NaN for unparseable molecules)."""
-        return self.pvalues_from_scores(self.score_samples(X, batch_size=batch_size))
-
-    def threshold(self, fpr: float | None = None) -> float:
-        """Score threshold at ID false-positive rate ``fpr`` (default ``fpr_``): a molecule is
-        flagged iff ``score > threshold`` (equivalently ``pvalue ≤ fpr``)."""
-        self._check_is_fitted()
-        return conformal_threshold(self.cal_scores_, self.fpr_ if fpr is None else fpr)
-
-    def decision_function(self, X: Any, fpr: float | None = None,
-                          batch_size: int = 512) -> np.ndarray:
-        """``score − threshold(fpr)``: positive = flagged OOD (NaN for unparseable input)."""
-        return self.score_samples(X, batch_size=batch_size) - self.threshold(fpr)
-
-    def predict(self, X: Any, fpr: float | None = None, batch_size: int = 512) -> np.ndarray:
-        """Bool OOD flags at ID false-positive rate ``fpr`` (default ``fpr_`` = 0.05).
-
-        Flag = ``pvalue ≤ fpr``. Unparseable molecules get ``False`` (their score is NaN;
-        check :meth:`score_samples` to tell them apart).
-        """
-        p = self.pvalue(X, batch_size=batch_size)
-        fpr = self.fpr_ if fpr is None else float(fpr)
-        if not 0.0 < fpr < 1.0:
-            raise ValueError(f"fpr must be in (0, 1), got {fpr}")
-        with np.errstate(invalid="ignore"):
-            return np.asarray(p <= fpr + 1e-12, dtype=bool)
-
-    # ------------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike) -> None:
-        """Write a ``.molood`` model file (safetensors + JSON manifest; no pickle)."""
-        from molood.persist import save_model
-
-        save_model(self, path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "SEGODetector":
-        """Load a model file written by :meth:`save` (never executes code from the file)."""
-        from molood.persist import load_model
-
-        det = load_model(path)
-        if not isinstance(det, cls):
-            raise TypeError(f"{path} holds a {type(det).__name__}, not a {cls.__name__}")
-        return det
-
-
-# ----------------------------------------------------------------------------- helpers
-def _short(msg: str, limit: int = 100) -> str:
-    return msg if len(msg) <= limit else msg[:limit - 3] + "..."
-
-
-def _as_list(X: Any) -> list[Any]:
-    if isinstance(X, str):
-        return [X]
-    try:
-        from rdkit import Chem
-        if isinstance(X, Chem.Mol):
-            return [X]
-    except ImportError:  # pragma: no cover
-        pass
-    return list(X.tolist() if hasattr(X, "tolist") else X)
-
-
-def _graph_arrays_sha256(ga: GraphArrays) -> str:
-    h = hashlib.sha256()
-    for name in ("x", "leaf_x", "src", "dst", "num_nodes", "num_edges"):
-        a = np.ascontiguousarray(getattr(ga, name))
-        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def _smiles_sha256(items: Iterable[Any]) -> str:
-    """SHA-256 of the sorted RDKit-canonical SMILES (newline-joined) of the training molecules."""
-    from rdkit import Chem
-
-    from molood.chem.parse import quiet_rdkit
-
-    can = []
-    with quiet_rdkit():  # rows the featurizer already parsed; RDKit may still warn (e.g. H)
-        for it in items:
-            mol = Chem.MolFromSmiles(it) if isinstance(it, str) else it
-            can.append(Chem.MolToSmiles(mol) if mol is not None else str(it))
-    return hashlib.sha256("\n".join(sorted(can)).encode()).hexdigest()
-
-
-class _threads:
-    """Temporarily set torch's intra-op thread count (None = leave it)."""
-
-    def __init__(self, n: int | None) -> None:
-        self.n, self.old = n, None
-
-    def __enter__(self) -> None:
-        if self.n is not None:
-            self.old = torch.get_num_threads()
-            torch.set_num_threads(int(self.n))
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.old is not None:
-            torch.set_num_threads(self.old)
+    def _set_state(self, manifest: dict[str, Any], tensors: dict[str, np.ndarray],
+                   scoring_only: bool) -> None:
+        """Restore from a model file; ``scoring_only`` builds only the DGL-free
+        :class:`~molood.detectors.sego.inference.InferenceNet` (``net_`` is None)."""
+        feat = manifest["featurizer"]
+        state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in tensors.items()
+                 if k.startswith("net.")}
+        self._infer = None
+        if scoring_only:
+            self._infer = InferenceNet(state, int(self.num_layers))
+            self.net_ = None
+        else:
+            net = SEGONet(in_dim=int(feat["n_node_features"]), topo_dim=int(feat["topo_dim"]),
+                          leaf_dim=int(feat["leaf_dim"]), hidden_dim=int(self.hidden_dim),
+                          num_layers=int(self.num_layers), tree_height=int(self.tree_height))
+            net.load_state_dict(state, strict=True)
+            net.eval()
+            self.net_ = net
+        self.n_features_in_ = int(feat["n_node_features"])
+        self.topo_dim_, self.leaf_dim_ = int(feat["topo_dim"]), int(feat["leaf_dim"])
+        self.x_dtype_ = str(feat["x_dtype"])
+        self.bank_f_ = torch.from_numpy(np.array(tensors["bank.g_f"])).to(torch.float64)
+        self.bank_s_ = torch.from_numpy(np.array(tensors["bank.g_s"])).to(torch.float64)
+        self.stats_ = {k: float(v) for k, v in manifest["calibration"]["stats"].items()}
+        self._restore_calibration(manifest, tensors)
+        ts = manifest["training_set"]
+        self.n_fit_, self.n_train_ = int(ts["n_fit"]), int(ts["n_train"])
+        self.n_val_ = int(ts["n_val"])
+        self.train_sha256_, self.train_smiles_sha256_ = ts["graphs_sha256"], ts["smiles_sha256"]
+        tt = manifest["training_time_s"]
+        self.fit_time_s_, self.train_time_s_, self.tree_time_s_ = (tt["total"], tt["train"],
+                                                                   tt["trees"])
+        self.history_ = list(manifest.get("history") or [])
+        self.manifest_ = manifest

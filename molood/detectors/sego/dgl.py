@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import torch
 from rdkit import Chem
 
-import torch
-
-from molood.detectors.sego.backend import import_dgl
 from molood.chem.features import mols_to_arrays, smiles_to_arrays
+from molood.detectors.sego.backend import import_dgl
 from molood.graphs.arrays import GraphArrays
 from molood.graphs.features import leaf_features, topo_features
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-
 import torch
 from torch import Tensor, nn
-
 
 if TYPE_CHECKING:  # pragma: no cover
     import dgl

@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from rdkit import Chem  # noqa: E402
 
-from molood.detectors.sego.batching import prepare  # noqa: E402
-from molood.detectors.sego.detector import NotFittedError, SEGODetector  # noqa: E402
 from molood.chem.features import smiles_to_arrays  # noqa: E402
-from molood.graphs.arrays import GraphArrays  # noqa: E402
+from molood.detectors.sego.batching import prepare  # noqa: E402
+from molood.detectors.sego.detector import SEGODetector  # noqa: E402
 from molood.detectors.sego.nets import SEGONet  # noqa: E402
+from molood.exceptions import NotFittedError  # noqa: E402
+from molood.graphs.arrays import GraphArrays  # noqa: E402
 
 
 def acyclic_molecules(n_mols: int, seed: int = 0, max_atoms: int = 10) -> list[str]:
@@ -155,7 +156,8 @@ def test_invalid_smiles_in_fit_and_score():
     assert det.n_fit_ == 20
     s = det.score(["CCO", "not_a_smiles", None, "CCN"])
     assert np.isnan(s[1]) and np.isnan(s[2]) and np.isfinite(s[[0, 3]]).all()
-    assert det.predict(["not_a_smiles"]).tolist() == [False]
+    flags = det.predict(["CCO", "not_a_smiles"])  # an unparseable molecule is neither ID nor OOD
+    assert str(flags.dtype) == "boolean" and flags.isna().tolist() == [False, True]
     assert np.isnan(det.pvalue(["not_a_smiles"])[0])
 
 
@@ -233,3 +235,18 @@ def test_generic_graphs_infer_dims():
     assert det.n_features_in_ == 1 and det.leaf_dim_ == 3 + 11
     assert np.isfinite(det.score_graphs(ga)).all() and np.isfinite(det.score(ga)).all()
     assert det.train_smiles_sha256_ is None and len(det.train_sha256_) == 64
+
+
+def test_sklearn_clone_and_keyword_only_constructor():
+    from sklearn.base import clone
+
+    det = SEGODetector(epochs=3, mode="faithful", alpha=0.1)
+    c = clone(det)
+    assert c is not det and c.get_params() == det.get_params()
+    with pytest.raises(TypeError):
+        SEGODetector(3)  # keyword-only, as scikit-learn's estimators
+
+
+def test_predict_on_an_unparseable_molecule_is_na_not_in_distribution(fitted):
+    flags = fitted.predict(["CCO", "xx"])
+    assert flags.isna().tolist() == [False, True]

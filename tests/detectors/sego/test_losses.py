@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from molood.detectors.sego.losses import adaptive_weights, bank_infonce, global_infonce, local_infonce
+from molood.detectors.sego.losses import (
+    adaptive_weights,
+    bank_infonce,
+    global_infonce,
+    local_infonce,
+)
 
 TAU = 0.2
 

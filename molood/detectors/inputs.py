@@ -1,0 +1,129 @@
+"""What graph detectors accept as input, turned into :class:`~molood.graphs.arrays.GraphArrays`:
+SMILES strings, RDKit molecules (mixed freely), missing values, or an already featurized
+GraphArrays; plus the training-set fingerprints model files record. RDKit + numpy, no torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import warnings
+from typing import Any, Iterable, Literal
+
+import numpy as np
+
+from molood.graphs.arrays import GraphArrays
+
+__all__ = ["as_list", "to_graph_arrays", "check_training_rows", "smiles_sha256",
+           "graph_arrays_sha256"]
+
+
+def _mol_type() -> tuple[type, ...]:
+    from rdkit import Chem
+
+    return (Chem.Mol,)
+
+
+def as_list(X: Any) -> list[Any]:
+    """``X`` as a list of items: one SMILES or Mol becomes a one-item list; arrays, Series and
+    other iterables are listed."""
+    if isinstance(X, (str,) + _mol_type()):
+        return [X]
+    return list(X.tolist() if hasattr(X, "tolist") else X)
+
+
+def to_graph_arrays(X: Any, largest_fragment: bool = False
+                    ) -> tuple[GraphArrays | None, np.ndarray, list[str | None]]:
+    """(GraphArrays of the valid inputs in input order, bool mask [n] of valid inputs, error
+    reason per input). Never raises for an unparseable molecule; a non-molecule item (not a
+    str, Mol, None or NaN) is a TypeError."""
+    if isinstance(X, GraphArrays):
+        return X, np.ones(len(X), dtype=bool), [None] * len(X)
+    from molood.chem.features import mols_to_arrays, smiles_to_arrays
+
+    mol_type = _mol_type()
+    items = as_list(X)
+    errors: list[str | None] = [None] * len(items)
+    str_rows, mol_rows = [], []
+    for i, it in enumerate(items):
+        if isinstance(it, str):
+            str_rows.append(i)
+        elif isinstance(it, mol_type):
+            mol_rows.append(i)
+        elif it is None or (isinstance(it, float) and math.isnan(it)):
+            errors[i] = "missing value"
+        else:
+            raise TypeError(f"row {i}: expected a SMILES string or RDKit Mol, got "
+                            f"{type(it).__name__}")
+    parts: list[GraphArrays] = []
+    order: list[int] = []
+    if str_rows:
+        ga, errs = smiles_to_arrays([items[i] for i in str_rows],
+                                    largest_fragment=largest_fragment)
+        ok = []
+        for i, e in zip(str_rows, errs):
+            if e is None:
+                ok.append(i)
+            else:
+                errors[i] = e
+        if ok:
+            parts.append(ga)
+            order.extend(ok)
+    if mol_rows:
+        parts.append(mols_to_arrays([items[i] for i in mol_rows],
+                                    largest_fragment=largest_fragment))
+        order.extend(mol_rows)
+    valid = np.array([e is None for e in errors], dtype=bool)
+    if not order:
+        return None, valid, errors
+    ga = parts[0] if len(parts) == 1 else GraphArrays.concat(parts)
+    order_arr = np.asarray(order)
+    if not np.all(order_arr[:-1] < order_arr[1:]):
+        ga = ga.take(np.argsort(order_arr, kind="stable"))
+    return ga, valid, errors
+
+
+def _short(msg: str, limit: int = 100) -> str:
+    return msg if len(msg) <= limit else msg[:limit - 3] + "..."
+
+
+def check_training_rows(errors: list[str | None], on_invalid: Literal["raise", "skip"]) -> None:
+    """Unparseable training rows: a ValueError listing them (``on_invalid="raise"``), or a
+    warning that they are skipped (``"skip"``)."""
+    bad = [(i, e) for i, e in enumerate(errors) if e is not None]
+    if not bad:
+        return
+    listing = "; ".join(f"row {i}: {_short(e)}" for i, e in bad[:10])
+    more = f" (and {len(bad) - 10} more)" if len(bad) > 10 else ""
+    if on_invalid == "raise":
+        raise ValueError(f"{len(bad)} of {len(errors)} training molecules could not be "
+                         f"parsed: {listing}{more}. Fix or drop them, or pass "
+                         "on_invalid='skip'.")
+    warnings.warn(f"skipping {len(bad)} unparseable training molecules: {listing}{more}",
+                  UserWarning, stacklevel=3)
+
+
+def graph_arrays_sha256(ga: GraphArrays) -> str:
+    """SHA-256 of a graph set: for x, leaf_x, src, dst, num_nodes, num_edges in turn,
+    ``name:dtype:shape`` then the raw bytes (input order matters)."""
+    h = hashlib.sha256()
+    for name in ("x", "leaf_x", "src", "dst", "num_nodes", "num_edges"):
+        a = np.ascontiguousarray(getattr(ga, name))
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def smiles_sha256(items: Iterable[Any]) -> str:
+    """SHA-256 of the sorted RDKit-canonical SMILES (newline-joined) of molecules (SMILES or
+    Mols): the same for any order of the same training set."""
+    from rdkit import Chem
+
+    from molood.chem.parse import quiet_rdkit
+
+    can = []
+    with quiet_rdkit():  # rows the featurizer already parsed; RDKit may still warn (e.g. H)
+        for it in items:
+            mol = Chem.MolFromSmiles(it) if isinstance(it, str) else it
+            can.append(Chem.MolToSmiles(mol) if mol is not None else str(it))
+    return hashlib.sha256("\n".join(sorted(can)).encode()).hexdigest()
