@@ -30,10 +30,10 @@ Both modes differ from the published code where screening needs it:
    embeddings are bit for bit the same in any batch) and the loss arithmetic in float64 (bank
    products in fixed row tiles, :func:`~molood.detectors.sego.losses._rowwise_matmul`), so a
    score does not change with batch size, order or neighbours, not even in the last bit. Scores
-   differ from a float64 forward pass by ~4e-5; bank embeddings and calibration scores are computed by this
-   same path at fit time. Faithful-mode μ/σ still come from training batches, so its z-scores
-   carry the code's train/test offset (e.g. log of the number of negatives); the conformal
-   calibration below absorbs it.
+   differ from a float64 forward pass by ~4e-5; bank embeddings and calibration scores are
+   computed by this same path at fit time. Faithful-mode μ/σ still come from training
+   batches, so its z-scores carry the code's train/test offset (e.g. log of the number of
+   negatives); the conformal calibration below absorbs it.
 2. **Held-out calibration.** ``val_fraction`` (10%) of the ID molecules is held out of training
    (chosen deterministically from ``seed``). Their final scores are the split-conformal
    calibration set: ``pvalue = (1 + #{cal ≥ s}) / (n_cal + 1)``, and the default flag threshold
