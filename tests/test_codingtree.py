@@ -12,17 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from molood.graphs.codingtree import (
-    CodingTree,
-    TreeCache,
-    batch_trees,
-    build_coding_tree,
-    build_trees,
-    graph_key,
-    structural_entropy,
-    trees_for_graphs,
-)
 from molood.graphs.arrays import GraphArrays
+from molood.graphs.codingtree import CodingTree, build_coding_tree, structural_entropy
+from molood.graphs.trees import TreeCache, batch_trees, build_trees, graph_key, trees_for_graphs
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "tests" / "data" / "golden_trees_sample.jsonl"

@@ -114,7 +114,7 @@ def gather(p: Prepared, idx: np.ndarray
 
 
 def tree_tensors(trees: Sequence[Any]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    from molood.graphs.codingtree import batch_trees
+    from molood.graphs.trees import batch_trees
 
     tb = batch_trees(list(trees))
     parents = [torch.as_tensor(np.asarray(a, dtype=np.int64)) for a in tb.parents]
