@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Leakage-free re-run of SEGO's OOD-detection benchmark (paper Table 1) on 10 ID/OOD pairs.
 
-Protocol (one split per seed, never the paper's double draw; see molood.evaluation.metrics):
+Protocol (one split per seed, never the paper's double draw; see molood.evaluation):
 
 - ID set → ⌊0.9·n⌋ ID-train / rest ID test (``paper_split``, seeds 1..N as in the paper's trials).
   Methods get the whole 90% ID-train; SEGODetector holds out its own ``val_fraction=0.1``
@@ -44,7 +44,18 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere without installing
     sys.path.insert(0, str(REPO))
 
-from molood.evaluation import metrics as ev  # noqa: E402
+from molood.evaluation import (  # noqa: E402
+    aupr,
+    auroc,
+    canonical_smiles,
+    dedup_id_test,
+    dedup_ood,
+    fpr95,
+    graph_hashes,
+    knn_tanimoto_scores,
+    leaky_split,
+    paper_split,
+)
 
 RESULTS = REPO / "benchmarks" / "results"
 
@@ -115,7 +126,7 @@ class Method:
 
 def _run_knn(train, test, pair, seed, epochs, args):
     t0 = time.perf_counter()
-    scores = ev.knn_tanimoto_scores(train, test)
+    scores = knn_tanimoto_scores(train, test)
     return scores, 0.0, time.perf_counter() - t0
 
 
@@ -206,11 +217,11 @@ def _read_smiles(data_dir: Path, src: Source) -> list[str]:
 
 def _first_valid(smiles: Sequence[str], n: int) -> np.ndarray:
     kept = []
-    for i, c in enumerate(ev.canonical_smiles(smiles[: n + 64])):
+    for i, c in enumerate(canonical_smiles(smiles[: n + 64])):
         if c is not None:
             kept.append(i)
     if len(kept) < n:  # very unlikely: scan the rest
-        canon = ev.canonical_smiles(smiles[n + 64:])
+        canon = canonical_smiles(smiles[n + 64:])
         kept += [n + 64 + i for i, c in enumerate(canon) if c is not None]
     return np.asarray(kept[:n], dtype=np.int64)
 
@@ -218,21 +229,21 @@ def _first_valid(smiles: Sequence[str], n: int) -> np.ndarray:
 def load_pair(pair: Pair, data_dir: Path) -> PairData:
     if pair.kind == "mol":
         raw_id = _read_smiles(data_dir, pair.id)
-        canon = ev.canonical_smiles(raw_id)
+        canon = canonical_smiles(raw_id)
         valid = [i for i, c in enumerate(canon) if c is not None]
         id_smiles = [raw_id[i] for i in valid]
         id_keys = [canon[i] for i in valid]
         ood = _read_smiles(data_dir, pair.ood)
         n = _n_test(len(id_smiles))
         ood_paper = _first_valid(ood, n)
-        ood_dedup = ev.dedup_ood(ood, id_smiles, n, id_canonical=id_keys)
+        ood_dedup = dedup_ood(ood, id_smiles, n, id_canonical=id_keys)
         return PairData(pair, id_smiles, id_keys, ood, len(raw_id), len(raw_id) - len(valid),
                         ood_paper, ood_dedup)
     from molood.graphs.tu import read_tu_pair
 
     (gid, _), (good, _) = read_tu_pair(data_dir / "tu", pair.id.path, pair.ood.path)
-    id_keys = ev.graph_hashes(gid)
-    ood_keys = ev.graph_hashes(good)
+    id_keys = graph_hashes(gid)
+    ood_keys = graph_hashes(good)
     n = _n_test(len(gid))
     idset, seen, kept = set(id_keys), set(), []
     for i, k in enumerate(ood_keys):
@@ -262,7 +273,7 @@ def overlap_stats(pd_: PairData, data_dir: Path, full: bool) -> dict:
         st["n_ood_skipped_in_window"] = int(pd_.ood_dedup[-1] + 1 - len(pd_.ood_dedup))
     st.update(pd_.stats)
     if full and pd_.pair.kind == "mol":
-        canon = ev.canonical_smiles(pd_.ood_items)
+        canon = canonical_smiles(pd_.ood_items)
         idset = set(ids)
         st["n_ood_rows"] = len(canon)
         st["n_ood_in_id_total"] = int(sum(c in idset for c in canon if c is not None))
@@ -327,10 +338,10 @@ def machine_info() -> dict:
 
 def evaluate_one(pd_: PairData, method: Method, protocol: str, seed: int, epochs: int | None,
                  args) -> dict:
-    split = (ev.leaky_split if protocol == "leaky" else ev.paper_split)(len(pd_.id_keys), seed)
+    split = (leaky_split if protocol == "leaky" else paper_split)(len(pd_.id_keys), seed)
     fit, id_test = split.fit, split.id_test
     if protocol == "dedup":
-        id_test = ev.dedup_id_test(pd_.id_keys, fit, id_test)
+        id_test = dedup_id_test(pd_.id_keys, fit, id_test)
         ood_idx = pd_.ood_dedup[: len(id_test)]
     else:
         ood_idx = pd_.ood_paper[: len(id_test)]
@@ -346,8 +357,8 @@ def evaluate_one(pd_: PairData, method: Method, protocol: str, seed: int, epochs
         raise RuntimeError(f"{method.name} returned {scores.shape} scores for {y.shape} inputs")
     return {
         "pair": pd_.pair.name, "method": method.name, "protocol": protocol, "seed": seed,
-        "auroc": 100 * ev.auroc(y, scores), "aupr": 100 * ev.aupr(y, scores),
-        "fpr95": 100 * ev.fpr95(y, scores),
+        "auroc": 100 * auroc(y, scores), "aupr": 100 * aupr(y, scores),
+        "fpr95": 100 * fpr95(y, scores),
         "train_seconds": round(t_train, 3), "score_seconds": round(t_score, 3),
         "n_train": int(len(fit)), "n_id_test": int(len(id_test)), "n_ood_test": int(len(ood_idx)),
         "epochs": epochs, "epochs_setting": args.epochs_setting if method.trained else None,
@@ -378,7 +389,7 @@ def render_markdown(data: dict) -> str:
     out += [
         "Generated by `benchmarks/ood_pairs.py` from `benchmarks/results/ood_pairs.json`; do not edit.",
         "",
-        "**Protocol.** One split per seed (seeds 1..N; `molood.evaluation.metrics.paper_split`): ⌊0.9·n⌋ of "
+        "**Protocol.** One split per seed (seeds 1..N; `molood.evaluation.splits.paper_split`): ⌊0.9·n⌋ of "
         "the ID set is ID-train, the rest ID test; the two never overlap (the paper's code drew the "
         "split twice, so ≈90% of its ID test was trained on). Every method gets the whole 90% "
         "ID-train; `SEGODetector` holds out its own `val_fraction=0.1` of it (seeded) for "

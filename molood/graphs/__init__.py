@@ -1,5 +1,11 @@
-"""Graphs as flat numpy arrays: :class:`~molood.graphs.arrays.GraphArrays`, topological and
-tree-leaf node features, SEGO's coding trees and the TU-dataset reader.
+"""Graphs as flat numpy arrays: the layer between RDKit (:mod:`molood.chem`) and the model.
+
+- :mod:`.arrays`: :class:`~molood.graphs.arrays.GraphArrays`, B graphs as concatenated arrays
+  (slicing, joining, degrees, per-graph edges);
+- :mod:`.features`: topological and tree-leaf node features;
+- :mod:`.codingtree`: SEGO's structural-entropy coding tree of one graph;
+- :mod:`.trees`: coding trees of many graphs (deduplicated, cached, parallel) and their batching;
+- :mod:`.tu`: the TU-dataset reader.
 
 numpy only: no RDKit, no torch, so generic (non-molecular) graphs use the same code.
 """

@@ -10,11 +10,11 @@ end up here, so the model never needs to know where a graph came from.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["GraphArrays"]
+__all__ = ["GraphArrays", "select_graphs"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,27 +75,68 @@ class GraphArrays:
         """int64 [N]: number of directed out-edges per node (= undirected degree, multi-edges counted)."""
         return np.bincount(self.src, minlength=self.x.shape[0])[: self.x.shape[0]].astype(np.int64)
 
-    def graph(self, b: int) -> tuple[int, np.ndarray]:
-        """Return (num_nodes, undirected edges [m, 2] with i < j, local indices) of graph b.
+    @property
+    def edge_graph(self) -> np.ndarray:
+        """int64 [E]: the graph index of every directed edge."""
+        return np.repeat(np.arange(len(self), dtype=np.int64), self.num_edges)
 
-        Each undirected edge is reported once, in the order its first direction appears.
+    def local_edges(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """Yield ``(num_nodes, src, dst)`` of every graph in order, edges in local node indices.
+
+        Directed, as stored (both directions of every undirected edge). The one place that
+        cuts the concatenated arrays into graphs; offsets are computed once per call.
         """
         no, eo = self.node_offsets, self.edge_offsets
-        s = self.src[eo[b]:eo[b + 1]] - no[b]
-        d = self.dst[eo[b]:eo[b + 1]] - no[b]
-        keep = s < d
-        return int(self.num_nodes[b]), np.stack([s[keep], d[keep]], axis=1)
+        for b in range(len(self)):
+            yield (int(self.num_nodes[b]), self.src[eo[b]:eo[b + 1]] - no[b],
+                   self.dst[eo[b]:eo[b + 1]] - no[b])
+
+    def graphs(self) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(num_nodes, undirected edges [m, 2] with i < j, local indices)`` per graph.
+
+        Each undirected edge is reported once, in the order its first direction appears
+        (the input format of :func:`molood.graphs.codingtree.build_coding_tree`).
+        """
+        for n, s, d in self.local_edges():
+            keep = s < d  # both directions are stored: keep each undirected edge once
+            yield n, np.stack([s[keep], d[keep]], axis=1)
+
+    def graph(self, b: int) -> tuple[int, np.ndarray]:
+        """:meth:`graphs` of graph ``b`` alone."""
+        return next(self.take([b]).graphs())
 
     # ------------------------------------------------------------------ slicing / joining
     def take(self, index: Sequence[int] | np.ndarray) -> "GraphArrays":
         """The graphs at ``index`` (any order, repeats allowed) as a new GraphArrays."""
         index = np.asarray(index, dtype=np.int64)
-        node_sel, src, dst = _select_graphs(index, self.node_offsets, self.edge_offsets,
+        node_sel, src, dst = select_graphs(index, self.node_offsets, self.edge_offsets,
                                             self.num_nodes, self.num_edges, self.src, self.dst)
         return GraphArrays(
             x=self.x[node_sel], leaf_x=self.leaf_x[node_sel], src=src, dst=dst,
             num_nodes=self.num_nodes[index], num_edges=self.num_edges[index],
         )
+
+    @classmethod
+    def from_graphs(cls, graphs: Iterable[tuple[int, np.ndarray | Sequence]]) -> "GraphArrays":
+        """Unlabelled graphs from ``(num_nodes, undirected edges [m, 2])`` pairs.
+
+        The inverse of :meth:`graphs` (for edges given with i < j): graph b stores its edges
+        as all (i, j), then all (j, i). ``x`` and ``leaf_x`` are float32 ones [N, 1], the
+        constant basic view of unlabelled graphs; replace them with :func:`dataclasses.replace`.
+        """
+        src, dst, nn, ne, base = [], [], [], [], 0
+        for n, edges in graphs:
+            e = np.asarray(edges, dtype=np.int64).reshape(-1, 2) + base
+            src.append(np.concatenate([e[:, 0], e[:, 1]]))
+            dst.append(np.concatenate([e[:, 1], e[:, 0]]))
+            nn.append(int(n))
+            ne.append(2 * len(e))
+            base += int(n)
+        empty = np.zeros(0, dtype=np.int64)
+        return cls(x=np.ones((base, 1), dtype=np.float32),
+                   leaf_x=np.ones((base, 1), dtype=np.float32),
+                   src=np.concatenate([empty, *src]), dst=np.concatenate([empty, *dst]),
+                   num_nodes=np.array(nn, dtype=np.int64), num_edges=np.array(ne, dtype=np.int64))
 
     @staticmethod
     def concat(parts: Sequence["GraphArrays"]) -> "GraphArrays":
@@ -114,11 +155,21 @@ class GraphArrays:
         )
 
 
-def _select_graphs(index: np.ndarray, node_offsets: np.ndarray, edge_offsets: np.ndarray,
-                   num_nodes: np.ndarray, num_edges: np.ndarray, src: np.ndarray,
-                   dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Graphs ``index`` of a concatenated graph set: (node rows to take [N'], their edges'
-    ``src`` and ``dst`` renumbered to the new node order [E'])."""
+def select_graphs(index: np.ndarray, node_offsets: np.ndarray, edge_offsets: np.ndarray,
+                  num_nodes: np.ndarray, num_edges: np.ndarray, src: np.ndarray,
+                  dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Graphs ``index`` (any order, repeats allowed) of a concatenated graph set.
+
+    Works on the raw arrays rather than a :class:`GraphArrays` so that callers holding only
+    offsets and edges (the model's prepared batches) slice graphs the same way.
+
+    Returns
+    -------
+    node_sel : ndarray of int64 [N']
+        Rows of the node arrays to take, graph by graph.
+    src, dst : ndarray of int64 [E']
+        The selected graphs' edges renumbered to the new node order.
+    """
     nn, ne = num_nodes[index], num_edges[index]
     node_sel = _ranges(node_offsets[index], nn)
     edge_sel = _ranges(edge_offsets[index], ne)
@@ -134,7 +185,6 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     ends = np.cumsum(lengths)
     out = np.ones(total, dtype=np.int64)
-    out[0] = starts[0] if len(starts) else 0
     nz = lengths > 0
     s, e, L = np.asarray(starts)[nz], ends[nz], lengths[nz]
     out[0] = s[0]

@@ -1,4 +1,4 @@
-"""Structural-entropy coding trees (SEGO's "anchor view"), built fast and deterministically.
+"""Structural-entropy coding trees (SEGO's "anchor view"): the builder and the entropy it lowers.
 
 A faithful port of the builder the SEGO authors actually run (``codingTree.py``, mode "v2",
 design note ``sego_method.md`` §1.3): a greedy MERGE phase with the +1-smoothed Δ_merge
@@ -18,36 +18,28 @@ Graphs are undirected multigraphs: every listed pair ``(i, j)`` adds weight 1 be
 adjacency sum); self-loops are ignored. The reference crashes on a single node and on edgeless
 graphs with n >= 3; those get the chain tree ``[n, n, ..., n, 1]`` here.
 
-This module imports numpy only (it runs inside worker processes).
+Why one module of ~500 lines: it holds one concept, the reference's single tree-building
+procedure. Its phases (MERGE/DROP in ``_Builder._build_k``, LEAF-UP, ROOT-DOWN, the canonical
+layer order) share the ``_Node`` records, the id counter whose allocation order decides the
+bit-identical output, and the reference's quirks noted inline; split over files, each part
+would only make sense next to the others. :func:`structural_entropy` is the objective the
+builder lowers and documents what a tree means. Building many trees (deduplication, caching,
+parallel workers) and batching them live in :mod:`molood.graphs.trees`.
+
+numpy only (it runs inside worker processes).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    from molood.graphs.arrays import GraphArrays
+from molood.graphs.arrays import GraphArrays
 
-__all__ = [
-    "CodingTree",
-    "TreeBatch",
-    "TreeCache",
-    "batch_trees",
-    "build_coding_tree",
-    "build_trees",
-    "graph_key",
-    "structural_entropy",
-    "trees_for_graphs",
-]
+__all__ = ["CodingTree", "build_coding_tree", "edge_array", "structural_entropy"]
 
 _log2 = math.log2
 
@@ -91,46 +83,14 @@ class CodingTree:
                 f"parents=({', '.join(str(p.tolist()) for p in self.parents)}))")
 
 
-@dataclass(frozen=True)
-class TreeBatch:
-    """B coding trees concatenated layer by layer (numpy only; the model converts to torch).
-
-    Attributes
-    ----------
-    layer_sizes : ndarray of int64, shape [B, k+1]
-    parents : tuple of ndarray of int64, length k
-        ``parents[l-1]`` has ``layer_sizes[:, l-1].sum()`` entries: the parent of each batch-wide
-        layer-(l-1) node as an index into the batch-wide layer l (tree b's indices shifted by the
-        layer-l sizes of trees 0..b-1).
-    graph_ids : tuple of ndarray of int64, length k+1
-        ``graph_ids[l][i]`` = the tree (0..B-1) that batch-wide layer-l node i belongs to.
-    """
-
-    layer_sizes: np.ndarray
-    parents: tuple[np.ndarray, ...]
-    graph_ids: tuple[np.ndarray, ...]
-
-
-class TreeCache(dict):
-    """A dict ``(k, graph_key) -> CodingTree`` that counts how many trees were built into it.
-
-    Attributes
-    ----------
-    builds : int
-        Trees built by :func:`build_trees` and stored here (cache misses, after deduplication).
-    hits : int
-        Requests answered from the cache or by another identical graph of the same call.
-    """
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.builds = 0
-        self.hits = 0
-
-
 # ---------------------------------------------------------------------------------- input
-def _edge_array(num_nodes: int, edges) -> np.ndarray:
-    """Validate (num_nodes, edges); return the int64 [m, 2] edges without self-loops."""
+def edge_array(num_nodes: int, edges) -> np.ndarray:
+    """The graph as every function here sees it: validated, int64 [m, 2], self-loops dropped.
+
+    Raises ``ValueError`` for ``num_nodes < 1``, a wrong shape or endpoints outside
+    ``0..num_nodes-1``. :func:`molood.graphs.trees.graph_key` hashes this same array, so two
+    graphs with equal keys get equal trees.
+    """
     if int(num_nodes) < 1:
         raise ValueError(f"a coding tree needs num_nodes >= 1, got {num_nodes}")
     e = np.asarray(edges if isinstance(edges, np.ndarray) else list(edges), dtype=np.int64)
@@ -147,34 +107,11 @@ def _edge_array(num_nodes: int, edges) -> np.ndarray:
 def _neighbours(num_nodes: int, edges) -> list[dict[int, int]]:
     """Weighted adjacency dicts ``nbr[i] = {j: multiplicity}`` (self-loops dropped)."""
     nbr: list[dict[int, int]] = [{} for _ in range(int(num_nodes))]
-    for i, j in _edge_array(num_nodes, edges).tolist():
+    for i, j in edge_array(num_nodes, edges).tolist():
         a, b = nbr[i], nbr[j]
         a[j] = a.get(j, 0) + 1
         b[i] = b.get(i, 0) + 1
     return nbr
-
-
-def graph_key(num_nodes: int, edges) -> bytes:
-    """Canonical cache key of a graph: equal for equal (num_nodes, multiset of undirected edges).
-
-    Edge order, edge orientation and self-loops change neither the key nor the tree.
-
-    Parameters
-    ----------
-    num_nodes : int
-    edges : array-like of int, shape [m, 2]
-
-    Returns
-    -------
-    bytes
-        A 20-byte BLAKE2b digest.
-    """
-    e = np.sort(_edge_array(num_nodes, edges), axis=1)
-    e = e[np.lexsort((e[:, 1], e[:, 0]))]
-    h = hashlib.blake2b(digest_size=20)
-    h.update(np.int64(num_nodes).tobytes())
-    h.update(np.ascontiguousarray(e).tobytes())
-    return h.digest()
 
 
 # ---------------------------------------------------------------------------------- builder
@@ -559,12 +496,13 @@ def structural_entropy(tree: CodingTree, num_nodes: int, edges) -> float:
     -------
     float
     """
-    e = _edge_array(num_nodes, edges)
+    e = edge_array(num_nodes, edges)
     n = int(num_nodes)
     if tree.layer_sizes[0] != n:
         raise ValueError(f"tree has {tree.layer_sizes[0]} leaves, graph has {n} nodes")
-    src, dst = np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]])
-    deg = np.bincount(src, minlength=n).astype(np.float64)
+    ga = GraphArrays.from_graphs([(n, e)])  # both directions of every edge, and the degrees
+    src, dst = ga.src, ga.dst
+    deg = ga.degree.astype(np.float64)
     VOL = deg.sum()
     if VOL == 0:
         return 0.0
@@ -584,99 +522,3 @@ def structural_entropy(tree: CodingTree, num_nodes: int, edges) -> float:
         g = np.bincount(owner[src][cross], minlength=tree.layer_sizes[lay]).astype(np.float64)
         vol = pvol
     return total
-
-
-# ---------------------------------------------------------------------------------- many trees
-def _build_many(args: tuple[list, int]) -> list[CodingTree]:
-    graphs, k = args
-    return [build_coding_tree(n, e, k) for n, e in graphs]
-
-
-def _resolve_jobs(n_jobs: int | None) -> int:
-    if n_jobs is None or n_jobs == 1:
-        return 1
-    if n_jobs == 0:
-        raise ValueError("n_jobs == 0 has no meaning; use 1 (serial) or -1 (all cores)")
-    cpus = os.cpu_count() or 1
-    return max(1, cpus + 1 + n_jobs if n_jobs < 0 else n_jobs)
-
-
-def build_trees(graphs: Sequence[tuple[int, np.ndarray]], k: int = 5, n_jobs: int | None = 1,
-                cache: TreeCache | dict | None = None) -> list[CodingTree]:
-    """Coding trees of many graphs, deduplicated, cached and optionally in parallel.
-
-    Parameters
-    ----------
-    graphs : sequence of (num_nodes, edges [m, 2])
-    k : int, default 5
-    n_jobs : int or None, default 1
-        Worker processes: 1 or None = serial, -1 = all cores, -2 = all but one (sklearn).
-    cache : TreeCache or dict or None
-        Maps ``(k, graph_key(n, edges))`` to a tree; hits are reused, new trees are stored, so
-        a graph is never built twice across calls sharing the cache. A :class:`TreeCache` also
-        counts builds and hits.
-
-    Returns
-    -------
-    list of CodingTree
-        In input order; identical for every ``n_jobs``.
-    """
-    keys = [(k, graph_key(n, e)) for n, e in graphs]
-    store = cache if cache is not None else {}
-    todo: dict = {}
-    for i, key in enumerate(keys):
-        if key not in store and key not in todo:
-            todo[key] = i
-    jobs = min(_resolve_jobs(n_jobs), max(1, len(todo)))
-    work = [graphs[i] for i in todo.values()]
-    if jobs == 1 or len(work) < 2:
-        built = _build_many((work, k))
-    else:
-        size = max(1, min(256, -(-len(work) // (4 * jobs))))
-        chunks = [(work[s:s + size], k) for s in range(0, len(work), size)]
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
-            built = [t for part in ex.map(_build_many, chunks) for t in part]
-    store.update(zip(todo, built))
-    if isinstance(store, TreeCache):
-        store.builds += len(built)
-        store.hits += len(keys) - len(built)
-    return [store[key] for key in keys]
-
-
-def trees_for_graphs(ga: GraphArrays, k: int = 5, n_jobs: int | None = 1,
-                     cache: TreeCache | dict | None = None) -> list[CodingTree]:
-    """:func:`build_trees` over every graph of a :class:`~molood.graphs.arrays.GraphArrays`."""
-    no, eo = ga.node_offsets, ga.edge_offsets
-    graphs = []
-    for b in range(len(ga)):
-        s, d = ga.src[eo[b]:eo[b + 1]] - no[b], ga.dst[eo[b]:eo[b + 1]] - no[b]
-        keep = s < d  # both directions are stored: keep each undirected edge once
-        graphs.append((int(ga.num_nodes[b]), np.stack([s[keep], d[keep]], axis=1)))
-    return build_trees(graphs, k=k, n_jobs=n_jobs, cache=cache)
-
-
-def batch_trees(trees: Sequence[CodingTree]) -> TreeBatch:
-    """Concatenate trees of equal height into one :class:`TreeBatch`.
-
-    Parameters
-    ----------
-    trees : sequence of CodingTree, length B >= 1
-
-    Returns
-    -------
-    TreeBatch
-        Layer 0 of the batch = the atoms of the batched graphs in order.
-    """
-    if not trees:
-        raise ValueError("batch_trees needs at least one tree")
-    k = trees[0].k
-    if any(t.k != k for t in trees):
-        raise ValueError(f"all trees must have the same height, got {sorted({t.k for t in trees})}")
-    sizes = np.array([t.layer_sizes for t in trees], dtype=np.int64).reshape(len(trees), k + 1)
-    offsets = np.cumsum(sizes, axis=0) - sizes
-    ids = np.arange(len(trees), dtype=np.int64)
-    parents = tuple(
-        np.concatenate([t.parents[lay - 1] for t in trees]).astype(np.int64)
-        + np.repeat(offsets[:, lay], sizes[:, lay - 1]) for lay in range(1, k + 1))
-    graph_ids = tuple(np.repeat(ids, sizes[:, lay]) for lay in range(k + 1))
-    return TreeBatch(sizes, parents, graph_ids)

@@ -38,7 +38,7 @@ def _rw_returns(ga: GraphArrays, steps: int = RW_DIM) -> np.ndarray:
     nn = ga.num_nodes
     no = ga.node_offsets
     deg = np.maximum(ga.degree, 1).astype(np.float64)
-    graph_of_edge = np.repeat(np.arange(len(ga)), ga.num_edges)
+    graph_of_edge = ga.edge_graph
     # bucket by padded size (next multiple of 8 keeps buckets few and waste small)
     padded = np.where(nn <= 8, nn, ((nn + 7) // 8) * 8)
     for size in np.unique(padded):

@@ -73,13 +73,17 @@ def _read_floats(path: Path) -> np.ndarray:
     return _read_table(path, np.float64, empty_cols=0).astype(np.float32)
 
 
+def _vocab(labels: np.ndarray) -> list[np.ndarray]:
+    """Sorted distinct values of each column of a label table."""
+    return [np.unique(labels[:, j]) for j in range(labels.shape[1])]
+
+
 def tu_label_vocab(root: str | Path, name: str) -> list[np.ndarray] | None:
     """Sorted distinct node-label values per label column, or ``None`` if the set has no labels."""
     path = _file(root, name, "node_labels")
     if not path.exists():
         return None
-    labels = _read_ints(path)
-    return [np.unique(labels[:, j]) for j in range(labels.shape[1])]
+    return _vocab(_read_ints(path))
 
 
 def tu_num_attributes(root: str | Path, name: str) -> int:
@@ -127,71 +131,120 @@ def read_tu(
     graph_labels : ndarray of int64, shape [B]
         Class labels as written in ``name_graph_labels.txt``.
     """
+    graph_labels, indicator = _read_graph_index(root, name)
+    n, n_graphs = len(indicator), len(graph_labels)
+    num_nodes = np.bincount(indicator, minlength=n_graphs).astype(np.int64)
+    order, new_id = _group_nodes(indicator)
+    leaf_x = _leaf_x(root, name, n, label_vocab, use_attributes, num_attributes)
+    if order is not None:
+        leaf_x = leaf_x[order]
+    node_graph = np.repeat(np.arange(n_graphs, dtype=np.int64), num_nodes)
+    src, dst = _symmetric_edges(*_read_edges(root, name, new_id, node_graph), n)
+    num_edges = np.bincount(node_graph[src], minlength=n_graphs).astype(np.int64)
+    graphs = GraphArrays(
+        x=np.ones((n, 1), dtype=np.float32), leaf_x=leaf_x, src=src, dst=dst,
+        num_nodes=num_nodes, num_edges=num_edges,
+    )
+    return graphs, graph_labels
+
+
+def _read_graph_index(root: str | Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(graph labels int64 [B], 0-based graph id of every node int64 [N]), validated."""
     ind_path = _file(root, name, "graph_indicator")
     if not ind_path.exists():
         raise FileNotFoundError(f"TU dataset {name!r} not found: {ind_path} is missing")
     graph_labels = _read_ints(_file(root, name, "graph_labels"))[:, 0]
     indicator = _read_ints(ind_path)[:, 0] - 1
     n_graphs = len(graph_labels)
-    n = len(indicator)
-    if n and (indicator.min() < 0 or indicator.max() >= n_graphs):
+    if len(indicator) and (indicator.min() < 0 or indicator.max() >= n_graphs):
         raise ValueError(f"{ind_path}: graph ids outside 1..{n_graphs}")
+    return graph_labels, indicator
 
-    # nodes must be grouped by graph; TU files are, but reorder stably if one is not
-    order = None
-    if n and np.any(np.diff(indicator) < 0):
-        order = np.argsort(indicator, kind="stable")
-    num_nodes = np.bincount(indicator, minlength=n_graphs).astype(np.int64)
-    new_id = np.empty(n, dtype=np.int64)
-    if order is None:
-        new_id[:] = np.arange(n)
-    else:
-        new_id[order] = np.arange(n)
 
-    # ---- leaf features: label one-hot ‖ attributes
-    blocks: list[np.ndarray] = []
+def _group_nodes(indicator: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Nodes must be grouped by graph; TU files are, but one that is not is reordered stably.
+
+    Returns ``(order, new_id)``: ``order`` (file rows in graph order) is ``None`` when the file
+    is already grouped; ``new_id[file_row]`` is the node's position in the grouped order.
+    """
+    n = len(indicator)
+    new_id = np.arange(n, dtype=np.int64)
+    if not (n and np.any(np.diff(indicator) < 0)):
+        return None, new_id
+    order = np.argsort(indicator, kind="stable")
+    new_id[order] = np.arange(n)
+    return order, new_id
+
+
+def _leaf_x(root: str | Path, name: str, n: int, label_vocab: Sequence[np.ndarray] | None,
+            use_attributes: bool, num_attributes: int | None) -> np.ndarray:
+    """float32 [n, L + A] in file row order: label one-hot ‖ attributes, or ones [n, 1]."""
+    blocks = _label_blocks(root, name, n, label_vocab)
+    if use_attributes:
+        blocks += _attribute_blocks(root, name, n, num_attributes)
+    if not blocks or sum(b.shape[1] for b in blocks) == 0:  # neither labels nor attributes
+        return np.ones((n, 1), dtype=np.float32)
+    return np.concatenate(blocks, axis=1)
+
+
+def _label_blocks(root: str | Path, name: str, n: int,
+                  label_vocab: Sequence[np.ndarray] | None) -> list[np.ndarray]:
+    """One float32 one-hot block [n, len(vocab)] per node-label column (file row order).
+
+    Without a label file: no block, or all-zero blocks when aligned with a labelled partner
+    through ``label_vocab`` (this set simply uses none of the label columns).
+    """
     lab_path = _file(root, name, "node_labels")
-    if lab_path.exists():
-        labels = _read_ints(lab_path)
-        if labels.shape[0] != n:
-            raise ValueError(f"{lab_path}: {labels.shape[0]} rows for {n} nodes")
-        vocab = label_vocab if label_vocab is not None else \
-            [np.unique(labels[:, j]) for j in range(labels.shape[1])]
-        if len(vocab) != labels.shape[1]:
-            raise ValueError(f"label_vocab has {len(vocab)} columns, {lab_path} has {labels.shape[1]}")
-        for j, voc in enumerate(vocab):
-            voc = np.asarray(voc, dtype=np.int64)
-            pos = np.searchsorted(voc, labels[:, j])
-            bad = (pos >= len(voc)) | (voc[np.minimum(pos, len(voc) - 1)] != labels[:, j])
-            if bad.any():
-                raise ValueError(f"{name}: node label {labels[bad, j][0]} not in label_vocab")
-            onehot = np.zeros((n, len(voc)), dtype=np.float32)
-            onehot[np.arange(n), pos] = 1.0
-            blocks.append(onehot)
-    elif label_vocab is not None:
-        # aligned with a labelled partner: this set simply uses none of the label columns
-        blocks.extend(np.zeros((n, len(v)), dtype=np.float32) for v in label_vocab)
+    if not lab_path.exists():
+        vocab = label_vocab if label_vocab is not None else []
+        return [np.zeros((n, len(v)), dtype=np.float32) for v in vocab]
+    labels = _read_ints(lab_path)
+    if labels.shape[0] != n:
+        raise ValueError(f"{lab_path}: {labels.shape[0]} rows for {n} nodes")
+    vocab = label_vocab if label_vocab is not None else _vocab(labels)
+    if len(vocab) != labels.shape[1]:
+        raise ValueError(f"label_vocab has {len(vocab)} columns, {lab_path} has {labels.shape[1]}")
+    blocks = []
+    for j, voc in enumerate(vocab):
+        voc = np.asarray(voc, dtype=np.int64)
+        pos = np.searchsorted(voc, labels[:, j])
+        bad = (pos >= len(voc)) | (voc[np.minimum(pos, len(voc) - 1)] != labels[:, j])
+        if bad.any():
+            raise ValueError(f"{name}: node label {labels[bad, j][0]} not in label_vocab")
+        onehot = np.zeros((n, len(voc)), dtype=np.float32)
+        onehot[np.arange(n), pos] = 1.0
+        blocks.append(onehot)
+    return blocks
+
+
+def _attribute_blocks(root: str | Path, name: str, n: int,
+                      num_attributes: int | None) -> list[np.ndarray]:
+    """The continuous node attributes (file row order), zero-padded to ``num_attributes``."""
     attr_path = _file(root, name, "node_attributes")
-    own_attr = 0
-    if use_attributes and attr_path.exists():
+    blocks = []
+    own = 0
+    if attr_path.exists():
         attrs = _read_floats(attr_path)
         if attrs.shape[0] != n:
             raise ValueError(f"{attr_path}: {attrs.shape[0]} rows for {n} nodes")
-        own_attr = attrs.shape[1]
+        own = attrs.shape[1]
         blocks.append(attrs)
-    if use_attributes and num_attributes is not None:
-        if num_attributes < own_attr:
-            raise ValueError(f"num_attributes={num_attributes} < {name}'s {own_attr} attributes")
-        if num_attributes > own_attr:
-            blocks.append(np.zeros((n, num_attributes - own_attr), dtype=np.float32))
-    leaf_x = np.concatenate(blocks, axis=1) if blocks else np.ones((n, 1), dtype=np.float32)
-    if leaf_x.shape[1] == 0:
-        leaf_x = np.ones((n, 1), dtype=np.float32)
-    if order is not None:
-        leaf_x = leaf_x[order]
+    if num_attributes is not None:
+        if num_attributes < own:
+            raise ValueError(f"num_attributes={num_attributes} < {name}'s {own} attributes")
+        if num_attributes > own:
+            blocks.append(np.zeros((n, num_attributes - own), dtype=np.float32))
+    return blocks
 
-    # ---- edges: dedupe, drop self-loops, symmetrise, sort by (src, dst)
+
+def _read_edges(root: str | Path, name: str, new_id: np.ndarray,
+                node_graph: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lines of ``NAME_A.txt`` as grouped node ids ``(u, v)``, self-loops dropped.
+
+    Raises ``ValueError`` for a malformed file, unknown node ids or an edge between graphs.
+    """
     a_path = _file(root, name, "A")
+    n = len(new_id)
     e = _read_ints(a_path) if a_path.stat().st_size else np.zeros((0, 2), dtype=np.int64)
     if e.shape[0] and e.shape[1] != 2:
         raise ValueError(f"{a_path}: expected 2 columns, got {e.shape[1]}")
@@ -201,24 +254,23 @@ def read_tu(
     u, v = new_id[e[:, 0]], new_id[e[:, 1]]
     keep = u != v
     u, v = u[keep], v[keep]
-    node_graph = np.repeat(np.arange(n_graphs, dtype=np.int64), num_nodes)
     if np.any(node_graph[u] != node_graph[v]):
         raise ValueError(f"{a_path}: an edge joins nodes of two different graphs")
+    return u, v
+
+
+def _symmetric_edges(u: np.ndarray, v: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Undirected edges -> (src, dst): repeats merged, both directions, sorted by (src, dst).
+
+    The sort groups the edges by graph, since the nodes are grouped already.
+    """
     lo, hi = np.minimum(u, v), np.maximum(u, v)
     und = np.unique(lo * max(n, 1) + hi)  # sorted, distinct undirected edges
     lo, hi = und // max(n, 1), und % max(n, 1)
     src = np.concatenate([lo, hi])
     dst = np.concatenate([hi, lo])
     perm = np.lexsort((dst, src))
-    src, dst = src[perm].astype(np.int64), dst[perm].astype(np.int64)
-    num_edges = np.bincount(node_graph[src], minlength=n_graphs).astype(np.int64) if len(src) \
-        else np.zeros(n_graphs, dtype=np.int64)
-
-    graphs = GraphArrays(
-        x=np.ones((n, 1), dtype=np.float32), leaf_x=leaf_x, src=src, dst=dst,
-        num_nodes=num_nodes, num_edges=num_edges,
-    )
-    return graphs, graph_labels.astype(np.int64)
+    return src[perm].astype(np.int64), dst[perm].astype(np.int64)
 
 
 def read_tu_pair(

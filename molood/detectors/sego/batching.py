@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 import torch  # noqa: E402
 
-from molood.graphs.arrays import GraphArrays, _select_graphs  # noqa: E402
+from molood.graphs.arrays import GraphArrays, select_graphs  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     import dgl
@@ -43,8 +43,8 @@ class Prepared:
 
     def select(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Node rows of graphs ``idx`` and their edges renumbered (``src``, ``dst``)."""
-        node_sel, src, dst = _select_graphs(idx, self.node_offsets, self.edge_offsets,
-                                            self.num_nodes, self.num_edges, self.src, self.dst)
+        node_sel, src, dst = select_graphs(idx, self.node_offsets, self.edge_offsets,
+                                           self.num_nodes, self.num_edges, self.src, self.dst)
         return torch.from_numpy(node_sel), torch.from_numpy(src), torch.from_numpy(dst)
 
 
@@ -112,7 +112,7 @@ def gather(p: Prepared, idx: np.ndarray
 
 
 def tree_tensors(trees: Sequence[Any]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    from molood.graphs.codingtree import batch_trees
+    from molood.graphs.trees import batch_trees
 
     tb = batch_trees(list(trees))
     parents = [torch.as_tensor(np.asarray(a, dtype=np.int64)) for a in tb.parents]

@@ -126,7 +126,7 @@ class SEGODetector(BaseDetector):
         Unparseable molecules in ``fit``: raise a ValueError listing them, or skip them with a
         warning. (Scoring never raises: unparseable rows get NaN.)
     tree_cache : optional
-        Passed to ``molood.graphs.codingtree.build_trees(cache=...)``.
+        Passed to ``molood.graphs.trees.build_trees(cache=...)``.
     num_threads : int or None, default=1
         torch intra-op threads during fit/scoring (restored afterwards); None leaves torch's
         setting alone. The matrices are small (width 32–160), so one thread is fastest in our
@@ -232,7 +232,7 @@ class SEGODetector(BaseDetector):
 
     def _fit_arrays(self, ga: GraphArrays) -> None:
         """Split, train, then build the bank and calibrate (the fitted state)."""
-        from molood.graphs.codingtree import trees_for_graphs
+        from molood.graphs.trees import trees_for_graphs
 
         t0 = time.perf_counter()
         train_idx, val_idx = self._split(len(ga))

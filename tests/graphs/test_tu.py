@@ -10,9 +10,9 @@ import pytest
 
 from molood.graphs.tu import read_tu, read_tu_pair, tu_label_vocab, tu_num_attributes
 
-TINY = Path(__file__).parent / "data" / "tu_tiny"
-SHARED = Path(os.environ.get("MOLOOD_SHARED_DATA",
-                             Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+TESTS = Path(__file__).resolve().parents[1]  # tests/graphs/ -> tests/
+TINY = TESTS / "data" / "tu_tiny"
+SHARED = Path(os.environ.get("MOLOOD_SHARED_DATA", TESTS.parent.parent / "shared" / "data"))
 
 
 def _undirected(g, b):
