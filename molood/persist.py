@@ -95,7 +95,7 @@ def save_model(det: "BaseDetector", path: str | os.PathLike) -> Path:
         "format_version": FORMAT_VERSION,
         "detector": det.registry_name,
         "versions": _versions(),
-        "params": {k: _jsonable(v) for k, v in det.get_params().items()},
+        "params": {k: _jsonable(v) for k, v in det.model_params().items()},
         **fields,
     }
     meta = {"molood": json.dumps(manifest, allow_nan=False, default=_jsonable)}
@@ -153,7 +153,37 @@ def _read_checked(path: Path) -> tuple[bytes, dict[str, Any]]:
     if not isinstance(fv, int) or fv > FORMAT_VERSION:
         raise MoloodModelError(f"{path} has model format version {fv!r}; this molood reads up to "
                                f"{FORMAT_VERSION}. Upgrade molood to load it.")
+    _check_tensor_layout(header, len(raw) - 8 - n, path)
     return raw, manifest
+
+
+_ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2,
+             "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+
+
+def _check_tensor_layout(header: dict[str, Any], data_len: int, path: Path) -> None:
+    """The tensors the header declares fill the data section exactly, each with the byte size
+    its dtype and shape need: a truncated or padded file is refused here, before any tensor is
+    decoded, so that every reader (``molood info`` too) validates a file the same way."""
+    end = 0
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            begin, stop = (int(x) for x in t["data_offsets"])
+            count = int(np.prod([int(d) for d in t["shape"]], dtype=np.int64))
+            size = _ITEMSIZE[t["dtype"]] * count
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MoloodModelError(f"{path} has a malformed tensor entry {name!r} "
+                                   f"({type(exc).__name__}: {exc}).") from exc
+        if not 0 <= begin <= stop or stop - begin != size:
+            raise MoloodModelError(f"{path} is corrupt: tensor {name!r} declares {stop - begin} "
+                                   f"bytes for {count} values of {t['dtype']}.")
+        end = max(end, stop)
+    if end != data_len:
+        what = "truncated" if end > data_len else "followed by unexpected bytes"
+        raise MoloodModelError(f"{path} is {what}: its tensors need {end} bytes of data, the "
+                               f"file has {data_len}.")
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:

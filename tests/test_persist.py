@@ -51,9 +51,9 @@ def test_round_trip_identical_scores(det, model_file):
     np.testing.assert_array_equal(loaded.score(QUERY), det.score(QUERY))
     np.testing.assert_array_equal(loaded.pvalue(QUERY), det.pvalue(QUERY))
     assert loaded.predict(QUERY, fpr=0.3).equals(det.predict(QUERY, fpr=0.3))
-    assert loaded.get_params() == det.get_params()
+    assert loaded.model_params() == det.model_params()
     assert loaded.threshold_ == det.threshold_
-    assert loaded.history_ == det.history_
+    assert loaded.history_ == [{k: v for k, v in r.items() if k != "time_s"} for r in det.history_]
     again = molood.load_model(model_file)
     np.testing.assert_array_equal(again.score(QUERY), det.score(QUERY))
 
@@ -117,6 +117,9 @@ def _hostile_files(tmp_path: Path, model_file: Path) -> dict[str, Path]:
         p = tmp_path / f"trunc{frac}.molood"
         p.write_bytes(raw[:int(len(raw) * frac)])
         files[f"truncated {frac}"] = p
+    p = tmp_path / "padded.molood"
+    p.write_bytes(raw + b"\0" * 16)
+    files["trailing bytes"] = p
     p = tmp_path / "head.molood"
     p.write_bytes(raw[:5])
     files["5 bytes"] = p
@@ -146,6 +149,16 @@ def test_hostile_files_refused_without_executing(tmp_path, model_file, monkeypat
     assert not marker.exists()
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "missing.molood")
+
+
+def test_manifest_readers_refuse_what_loading_refuses(tmp_path, model_file, monkeypatch):
+    """`molood info` reads only the manifest; it must refuse a truncated file as `screen` does."""
+    monkeypatch.setenv("MOLOOD_TEST_MARKER", str(tmp_path / "pwned"))
+    for name, path in _hostile_files(tmp_path, model_file).items():
+        with pytest.raises(MoloodModelError):
+            read_manifest(path)
+    with pytest.raises(MoloodModelError, match="truncated"):
+        read_manifest(tmp_path / "trunc0.5.molood")
 
 
 def test_tampered_tensors_refused(tmp_path, model_file):
@@ -269,3 +282,21 @@ def test_reading_a_model_file_imports_no_torch(model_file):
             "from molood.detectors.registry import available_detectors; "
             "assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_same_data_seed_and_versions_give_a_byte_identical_model_file(tmp_path):
+    """The model file's SHA-256 is its identity (output metadata, --resume, the workflow's merge
+    check): retraining must reproduce it, whatever the progress bar or worker settings."""
+    import hashlib
+
+    paths = []
+    for i, runtime in enumerate([dict(verbose=False, n_jobs=1), dict(verbose=True, n_jobs=2)]):
+        det = SEGODetector(epochs=2, hidden_dim=8, batch_size=8, val_fraction=0.2, seed=4,
+                           **runtime).fit(ID)
+        paths.append(tmp_path / f"m{i}.molood")
+        det.save(paths[-1])
+    a, b = (hashlib.sha256(p.read_bytes()).hexdigest() for p in paths)
+    assert a == b
+    m = read_manifest(paths[0])
+    assert "training_time_s" not in m and all("time_s" not in r for r in m["history"])
+    assert "verbose" not in m["params"] and "n_jobs" not in m["params"]

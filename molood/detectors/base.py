@@ -59,6 +59,10 @@ class BaseDetector:
     registry_name: ClassVar[str] = ""
     """The name model files store for this class (set by ``@register``)."""
 
+    _RUNTIME_PARAMS: ClassVar[tuple[str, ...]] = ("verbose",)
+    """Parameters that say how a fit runs (progress bars, worker processes), not what it learns:
+    left out of model files, so that the same data, seed and versions give the same file."""
+
     fpr: float
 
     # ------------------------------------------------------------------ parameters
@@ -71,6 +75,10 @@ class BaseDetector:
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's parameters and their current values (scikit-learn API)."""
         return {k: getattr(self, k) for k in self._param_names()}
+
+    def model_params(self) -> dict[str, Any]:
+        """:meth:`get_params` without the runtime-only parameters (what a model file stores)."""
+        return {k: v for k, v in self.get_params().items() if k not in self._RUNTIME_PARAMS}
 
     def set_params(self, **params: Any) -> "BaseDetector":
         """Set constructor parameters (takes effect at the next ``fit``); returns ``self``."""

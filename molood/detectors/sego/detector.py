@@ -154,6 +154,8 @@ class SEGODetector(BaseDetector):
         Per-epoch mean losses and adaptive weights.
     """
 
+    _RUNTIME_PARAMS = ("verbose", "n_jobs", "tree_cache")
+
     def __init__(self, *, epochs: int = 400, batch_size: int = 128, lr: float = 1e-4,
                  tree_lr: float = 1e-3, alpha: float = 0.5, tree_height: int = 5,
                  hidden_dim: int = 32, num_layers: int = 5,
@@ -443,7 +445,7 @@ class SEGODetector(BaseDetector):
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Tensors ``net.<name>`` (the SEGONet state dict, or the scoring net's for a
         scoring-only load), ``bank.g_f``/``bank.g_s`` [bank, 160] and the calibration scores;
-        manifest entries for the featurizer, training set, timings, z-score statistics, bank
+        manifest entries for the featurizer, training set, z-score statistics, bank
         and per-epoch losses."""
         if self.net_ is None:
             raise ValueError("a scoring-only detector (molood.persist.load_scoring_model) "
@@ -469,13 +471,12 @@ class SEGODetector(BaseDetector):
             "training_set": {"n_fit": self.n_fit_, "n_train": self.n_train_,
                              "n_val": self.n_val_, "graphs_sha256": self.train_sha256_,
                              "smiles_sha256": self.train_smiles_sha256_},
-            "training_time_s": {"total": self.fit_time_s_, "train": self.train_time_s_,
-                                "trees": self.tree_time_s_},
             "calibration": calibration,
             "bank": {"size": int(self.bank_f_.shape[0]),
                      "description": "projected g_f / g_s (eval mode) of bank_size training "
                                     "graphs drawn with RandomState(seed + 1)"},
-            "history": self.history_,
+            # losses and weights only: wall-clock times would make every file unique
+            "history": [{k: v for k, v in rec.items() if k != "time_s"} for rec in self.history_],
         }
         return tensors, manifest
 
@@ -508,8 +509,9 @@ class SEGODetector(BaseDetector):
         self.n_fit_, self.n_train_ = int(ts["n_fit"]), int(ts["n_train"])
         self.n_val_ = int(ts["n_val"])
         self.train_sha256_, self.train_smiles_sha256_ = ts["graphs_sha256"], ts["smiles_sha256"]
-        tt = manifest["training_time_s"]
-        self.fit_time_s_, self.train_time_s_, self.tree_time_s_ = (tt["total"], tt["train"],
-                                                                   tt["trees"])
+        tt = manifest.get("training_time_s") or {}  # format 1 files recorded timings
+        self.fit_time_s_, self.train_time_s_, self.tree_time_s_ = (tt.get("total"),
+                                                                   tt.get("train"),
+                                                                   tt.get("trees"))
         self.history_ = list(manifest.get("history") or [])
         self.manifest_ = manifest
