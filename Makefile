@@ -18,7 +18,7 @@ install: $(STAMP)
 
 ## Screen the bundled demo library (ChEMBL approved drugs) with the bundled default model.
 demo: $(STAMP)
-	$(BIN)/python -m molood.cli.demo
+	$(BIN)/molood demo
 
 ## Run the whole test suite.
 test: $(STAMP)

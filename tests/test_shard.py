@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pyarrow as pa
@@ -243,29 +242,3 @@ def test_summarize_counts_and_throughput(tmp_path):
     assert s["shards"][0]["rows_per_s"] == 12.5 and s["shards"][1]["rows_per_s"] is None
     assert s["status_counts"] == {"ok": status.count("ok"), "empty": status.count("empty")}
     assert s["metadata"]["molood_model_sha256"] == "abc"
-
-
-def test_cli_extract_merge_summary(tmp_path, capsys):
-    lib = tmp_path / "lib.parquet"
-    full = _screened(_library(lib, n=60))
-    pq.write_table(full, lib)
-    assert shard.main(["count", str(lib), "--shard-rows", "25"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"rows": 60, "shards": 3}
-    parts, benches = [], []
-    for i in range(3):
-        p = tmp_path / f"p{i}.parquet"
-        shard.main(["extract", str(lib), "--index", str(i), "--shard-rows", "25", "-o", str(p)])
-        parts.append(str(p))
-        b = tmp_path / f"b{i}.tsv"
-        b.write_text("s\th:m:s\tmax_rss\n1.25\t0:00:01\t100\n")
-        benches.append(str(b))
-    out, js, tsv = tmp_path / "m.parquet", tmp_path / "sum.json", tmp_path / "sum.tsv"
-    shard.main(["merge", *parts, "-o", str(out), "--summary", str(js), "--summary-tsv", str(tsv),
-                "--benchmark", *benches, "--set-metadata", "molood_input=lib.parquet"])
-    assert pq.read_table(out).equals(full)
-    s = json.loads(js.read_text())
-    assert s["rows"] == 60 and s["shards"][2]["rows_per_s"] == 8.0
-    lines = tsv.read_text().splitlines()
-    assert lines[0].startswith("shard\trows\tscored") and lines[-1].startswith("total\t60\t")
-    assert len(lines) == 5
-    assert not [f for f in os.listdir(tmp_path) if f.endswith(".part")]

@@ -25,6 +25,9 @@ PROFILE = REPO / "workflows" / "profiles" / "slurm"
 EXAMPLES = REPO / "workflows" / "examples"
 
 N_ROWS, SHARD_ROWS, BATCH = 60, 25, 5
+# Runs that screen pass fpr explicitly; without it (the config's default) `molood screen` runs
+# without --fpr, at the model's default fpr: see test_fpr_is_the_models_unless_configured.
+FPR = "fpr=0.05"
 
 
 def _env() -> dict[str, str]:
@@ -84,10 +87,13 @@ def workflow_run(tmp_path_factory, library_smiles, tiny_model_path):
     """The workflow on a 60-row library, shard_rows=25 (3 shards), --cores 2."""
     d = tmp_path_factory.mktemp("wf")
     lib = write_library(d / "lib.parquet", library_smiles)
-    p = snakemake(d, "--cores", "2", "--config", "library=lib.parquet",
-                  "out=results/screened.parquet", f"shard_rows={SHARD_ROWS}",
-                  f"model={tiny_model_path}", f"batch_size={BATCH}")
+    p = snakemake(d, "--cores", "2", *_run_config(tiny_model_path))
     return d, lib, p
+
+
+def _run_config(model: Path) -> list[str]:
+    return ["--config", "library=lib.parquet", "out=results/screened.parquet",
+            f"shard_rows={SHARD_ROWS}", f"model={model}", f"batch_size={BATCH}", FPR]
 
 
 # ------------------------------------------------------------------ a real run
@@ -156,16 +162,17 @@ def test_summary_and_cleanup(workflow_run):
 @pytest.mark.slow
 def test_rerun_has_nothing_to_do(workflow_run, tiny_model_path):
     d, _, _ = workflow_run
-    p = snakemake(d, "--cores", "2", "--dry-run", "--config", "library=lib.parquet",
-                  "out=results/screened.parquet", f"shard_rows={SHARD_ROWS}",
-                  f"model={tiny_model_path}", f"batch_size={BATCH}")
+    p = snakemake(d, "--cores", "2", "--dry-run", *_run_config(tiny_model_path))
     assert "Nothing to be done" in p.stdout + p.stderr
 
 
 # ------------------------------------------------------------------ failure and resume
 FLAKY = """#!/usr/bin/env bash
-# `molood`, except that it crashes on the shard named in ./FAIL while that file exists
-if [ -f FAIL ] && [[ "$*" == *"$(cat FAIL)"* ]]; then echo "simulated crash" >&2; exit 3; fi
+# `molood`, except that `molood screen` crashes on the shard named in ./FAIL while that file
+# exists (`molood shard extract` of the split jobs works)
+if [ -f FAIL ] && [ "$1" = screen ] && [[ "$*" == *"$(cat FAIL)"* ]]; then
+    echo "simulated crash" >&2; exit 3
+fi
 exec "{python}" -m molood.cli "$@"
 """
 
@@ -179,7 +186,7 @@ def test_failed_shard_is_reported_and_rerun_resumes(tmp_path, library_smiles,
     flaky.chmod(0o755)
     (tmp_path / "FAIL").write_text("shard-00001")
     args = ["--cores", "2", "--config", "library=lib.parquet", "out=o.parquet", "shard_rows=15",
-            f"model={tiny_model_path}", "molood_cmd=./flaky.sh"]
+            f"model={tiny_model_path}", "molood_cmd=./flaky.sh", FPR]
     p = snakemake(tmp_path, *args, "--keep-going", check=False)
     err = p.stdout + p.stderr
     assert p.returncode != 0
@@ -198,9 +205,31 @@ def test_failed_shard_is_reported_and_rerun_resumes(tmp_path, library_smiles,
     assert merged.column("compound_id").to_pylist() == list(range(1000, 1030))
 
 
-def test_config_errors_are_clear(tmp_path):
+def test_config_errors_are_clear(tmp_path, library_smiles):
     p = snakemake(tmp_path, "--cores", "1", "--dry-run", check=False)
     assert p.returncode != 0 and "set `library` and `out`" in p.stdout + p.stderr
+    write_library(tmp_path / "lib.parquet", library_smiles)
+    p = snakemake(tmp_path, "--cores", "1", "--dry-run", "--config", "library=lib.parquet",
+                  "out=o.parquet", "fpr=1.5", check=False)
+    assert p.returncode != 0 and "0 < fpr < 1" in p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("fpr,option", [(None, None), ("", None), ("0.01", "--fpr 0.01")])
+def test_fpr_is_the_models_unless_configured(tmp_path, library_smiles, fpr, option):
+    """No `fpr` (or an empty one): `molood screen` without --fpr, i.e. at the model's default
+    fpr; the split jobs run `molood shard extract` through the same molood command."""
+    write_library(tmp_path / "lib.parquet", library_smiles)
+    extra = [] if fpr is None else [f"fpr={fpr}"]
+    p = snakemake(tmp_path, "--cores", "2", "--dry-run", "--printshellcmds", "--config",
+                  "library=lib.parquet", "out=o.parquet", "shard_rows=25",
+                  "molood_cmd=my-molood", *extra)
+    out = p.stdout + p.stderr
+    screens = [ln for ln in out.splitlines() if "my-molood screen" in ln]
+    splits = [ln for ln in out.splitlines() if "my-molood shard extract" in ln]
+    assert len(screens) == 6 and len(splits) == 3  # screen: --resume, then a fresh start
+    assert "molood.screening.shard" not in out
+    for ln in screens:
+        assert ("--fpr" not in ln) if option is None else (option in ln)
 
 
 # ------------------------------------------------------------------ cluster profile
@@ -214,6 +243,7 @@ def test_slurm_profile_dry_run(tmp_path, library_smiles):
     assert "slurm_partition=cpu" in out
     # the profile's set-threads / set-resources win over the config for `screen`
     assert "--workers 4" in out and "mem_mb=8000" in out and "runtime=240" in out
+    assert out.count("shard extract lib.parquet --index") == 3 and "--fpr" not in out
     import yaml
 
     prof = yaml.safe_load((PROFILE / "config.yaml").read_text())
@@ -227,7 +257,7 @@ def test_module_example_runs(tmp_path, tiny_model_path):
     """Upstream rule -> molood module (checkpoint: the library does not exist at parse time)
     -> downstream rule."""
     snakefile = EXAMPLES / "module" / "Snakefile"
-    cfg = ["--config", f"model={tiny_model_path}", "n_rows=12", "shard_rows=12"]
+    cfg = ["--config", f"model={tiny_model_path}", "n_rows=12", "shard_rows=12", FPR]
     p = snakemake(tmp_path, "--cores", "2", "--dry-run", *cfg, snakefile=snakefile)
     assert _job_counts(p.stdout + p.stderr)["molood_plan"] == 1
     snakemake(tmp_path, "--cores", "2", *cfg, snakefile=snakefile)
@@ -245,7 +275,7 @@ def test_shell_example_runs(tmp_path, library_smiles, tiny_model_path):
     write_library(tmp_path / "lib.parquet", library_smiles[:8])
     snakefile = EXAMPLES / "shell" / "Snakefile"
     snakemake(tmp_path, "--cores", "2", "--config", "library=lib.parquet",
-              f"model={tiny_model_path}", snakefile=snakefile)
+              f"model={tiny_model_path}", FPR, snakefile=snakefile)
     t = pq.read_table(tmp_path / "molood-shell-example" / "screened.parquet")
     assert t.num_rows == 8 and t.column_names[-1] == "molood_status"
     # without config: the bundled demo library and the default model
@@ -254,4 +284,4 @@ def test_shell_example_runs(tmp_path, library_smiles, tiny_model_path):
     out = p.stdout + p.stderr
     assert _job_counts(out) == {"molood_screen": 1, "all": 1, "total": 2}
     assert "chembl_approved_drugs.parquet -o defaults/screened.parquet" in out
-    assert "--model" not in out
+    assert "--model" not in out and "--fpr" not in out

@@ -1,3 +1,7 @@
-"""The ``molood`` command line: :mod:`.main` holds the group and the shared plumbing, one module
-per command. A thin layer over the Python API: no logic of its own.
+"""The ``molood`` command line: :mod:`.main` holds the click group and the shared plumbing
+(logging, error messages, common options); each command has its own module (:mod:`.train`,
+:mod:`.screen`, :mod:`.info`, :mod:`.shard`, :mod:`.demo`). A thin layer over the Python API:
+no logic of its own.
 """
+
+__all__: list[str] = []

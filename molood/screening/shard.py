@@ -33,15 +33,12 @@ from __future__ import annotations
 
 from molood.exceptions import ShardMismatchError  # noqa: F401 - re-exported
 
-import argparse
 import contextlib
 import csv
 import json
 import math
 import os
 import re
-import sys
-import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -503,68 +500,3 @@ def _atomic_text(path: str | os.PathLike, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
-
-
-# ====================================================================== command line
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m molood.screening.shard", description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("count", help="rows and shard count of a Parquet library")
-    p.add_argument("library")
-    p.add_argument("--shard-rows", type=int)
-    p = sub.add_parser("extract", help="write one shard of a library")
-    p.add_argument("library")
-    p.add_argument("--index", type=int, required=True)
-    p.add_argument("--shard-rows", type=int, required=True)
-    p.add_argument("-o", "--output", required=True)
-    p = sub.add_parser("split", help="write all shards of a library in one pass")
-    p.add_argument("library")
-    p.add_argument("--shard-rows", type=int, required=True)
-    p.add_argument("-o", "--out-dir", required=True)
-    p = sub.add_parser("merge", help="concatenate screened shards (in the order given)")
-    p.add_argument("shards", nargs="+")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--summary", help="summary JSON path")
-    p.add_argument("--summary-tsv", help="per-shard summary TSV path")
-    p.add_argument("--benchmark", nargs="*", help="Snakemake benchmark TSV per shard")
-    p.add_argument("--log", nargs="*", help="`molood screen` log per shard")
-    p.add_argument("--set-metadata", action="append", default=[], metavar="KEY=VALUE",
-                   help="set a Parquet metadata key of the merged file (repeatable)")
-    a = ap.parse_args(argv)
-    t0 = time.perf_counter()
-    if a.cmd == "count":
-        n = count_rows(a.library)
-        out = {"rows": n}
-        if a.shard_rows:
-            out["shards"] = shard_count(n, a.shard_rows)
-        print(json.dumps(out))
-    elif a.cmd == "extract":
-        rows = extract_shard(a.library, a.index, a.shard_rows, a.output)
-        print(f"shard {a.index}: {rows} rows -> {a.output} "
-              f"({time.perf_counter() - t0:.2f} s)", file=sys.stderr)
-    elif a.cmd == "split":
-        paths = split(a.library, a.out_dir, a.shard_rows)
-        print(f"{len(paths)} shards -> {a.out_dir}", file=sys.stderr)
-    else:
-        if a.benchmark and len(a.benchmark) != len(a.shards):
-            ap.error(f"{len(a.benchmark)} benchmark files for {len(a.shards)} shards")
-        if a.log and len(a.log) != len(a.shards):
-            ap.error(f"{len(a.log)} log files for {len(a.shards)} shards")
-        overrides = {}
-        for kv in a.set_metadata:
-            if "=" not in kv:
-                ap.error(f"--set-metadata wants KEY=VALUE, got {kv!r}")
-            k, v = kv.split("=", 1)
-            overrides[k] = v
-        res = merge(a.shards, a.output, metadata=overrides)
-        print(f"merged {len(a.shards)} shards, {res['rows']} rows -> {a.output} "
-              f"({time.perf_counter() - t0:.2f} s)", file=sys.stderr)
-        if a.summary or a.summary_tsv:
-            secs = [read_benchmark(b) for b in a.benchmark] if a.benchmark else None
-            write_summary(summarize(a.shards, secs, logs=a.log or None), a.summary,
-                          a.summary_tsv)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,113 @@
+"""``molood info``: describe a model file from its manifest, without loading the model.
+
+Reads :func:`molood.persist.read_manifest` (JSON header of the safetensors file; no code in
+the file is executed, torch is not imported) and prints it as a short report or as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+
+from molood.cli.main import errors
+
+__all__ = ["info", "describe"]
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def _num(x: Any, spec: str = ".4g") -> str:
+    return "-" if x is None else format(x, spec) if isinstance(x, (int, float)) else str(x)
+
+
+def describe(path: str, manifest: dict[str, Any], sha: str, size: int) -> str:
+    """The human-readable report of ``molood info`` for a model's manifest."""
+    v = manifest.get("versions") or {}
+    ts = manifest.get("training_set") or {}
+    cal = manifest.get("calibration") or {}
+    tt = manifest.get("training_time_s") or {}
+    feat = manifest.get("featurizer") or {}
+    params = manifest.get("params") or {}
+    hist = manifest.get("history") or []
+    num = _num
+
+    thr = cal.get("threshold")
+    lines = [
+        f"model          {path}",
+        f"sha256         {sha}",
+        f"size           {_fmt_bytes(size)}",
+        f"format         {manifest.get('format')} v{manifest.get('format_version')}, "
+        f"{manifest.get('detector', '?')}, mode {manifest.get('mode')!s}, "
+        f"seed {manifest.get('seed')!s}",
+        "written by     " + ", ".join(f"{k} {val}" for k, val in v.items()),
+        "",
+        "training set",
+        f"  molecules    {num(ts.get('n_fit'), ',')} ({num(ts.get('n_train'), ',')} trained on, "
+        f"{num(ts.get('n_val'), ',')} held out)",
+        f"  smiles sha256  {ts.get('smiles_sha256') or '-'}",
+        f"  graphs sha256  {ts.get('graphs_sha256') or '-'}",
+        f"  time         {num(tt.get('total'), '.1f')} s (training {num(tt.get('train'), '.1f')} "
+        f"s, coding trees {num(tt.get('trees'), '.1f')} s)",
+        "",
+        "calibration",
+        f"  held-out ID scores  {num(cal.get('n_cal'))} ({cal.get('source', '-')})",
+        f"  default fpr  {num(cal.get('fpr'))}, threshold "
+        f"{num(thr) if thr is not None else 'inf (fpr below 1/(n_cal+1): nothing is flagged)'}",
+        "  z-score stats  " + ", ".join(f"{k} {num(x)}" for k, x in
+                                        (cal.get("stats") or {}).items()),
+        "",
+        "featurizer     " + ", ".join(f"{k} {val}" for k, val in feat.items()),
+        "hyperparameters",
+    ]
+    shown = {k: val for k, val in params.items() if k not in ("verbose", "tree_cache")}
+    keys = list(shown)
+    for i in range(0, len(keys), 4):
+        lines.append("  " + "  ".join(f"{k}={shown[k]}" for k in keys[i:i + 4]))
+    if hist:
+        last = hist[-1]
+        losses = ", ".join(f"{k} {num(val)}" for k, val in last.items()
+                           if k.startswith("loss"))
+        lines.append(f"last epoch     {last.get('epoch', len(hist))}: {losses}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("model", required=False, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the whole manifest as JSON (plus path, sha256 and size_bytes).")
+@errors
+def info(model: str | None, as_json: bool) -> None:
+    """Describe a model file: training set, calibration, hyperparameters and versions.
+
+    MODEL defaults to the bundled model. The report goes to stdout; "default fpr" is the
+    false-positive rate `molood screen` flags at when given no --fpr. Reading a model's
+    manifest never executes code from the file and does not load torch.
+
+    \b
+    Examples:
+      molood info
+      molood info my.molood --json | jq .calibration
+    """
+    from molood.persist import default_model_path, read_manifest
+    from molood.screening.scoring import file_sha256
+
+    path = model if model is not None else str(default_model_path())
+    if not os.path.isfile(path):
+        raise click.ClickException(f"model file not found: {path}" + (
+            "" if model is not None else " (build the bundled model with `make model`)"))
+    manifest = read_manifest(path)
+    sha, size = file_sha256(path), os.path.getsize(path)
+    if as_json:
+        click.echo(json.dumps({"path": path, "sha256": sha, "size_bytes": size, **manifest},
+                              indent=2))
+    else:
+        click.echo(describe(path, manifest, sha, size))

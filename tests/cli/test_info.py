@@ -1,0 +1,31 @@
+"""molood info: the report of the bundled model and error messages (a trained model's report
+is checked in test_train.py)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from molood.persist import default_model_path
+
+
+def test_help(molood):
+    r = molood("info", "--help")
+    assert r.exit_code == 0 and "Example" in r.output and "--json" in r.output
+
+
+@pytest.mark.skipif(not default_model_path().exists(), reason="bundled model not built")
+def test_info_default_model(molood):
+    r = molood("info")
+    assert r.exit_code == 0 and "default.molood" in r.output and "642" in r.output
+    assert "default fpr  0.05," in r.output
+
+
+def test_info_errors(molood, tmp_path):
+    r = molood("info", tmp_path / "none.molood")
+    assert r.exit_code != 0 and "not found" in r.output
+    bad = tmp_path / "bad.molood"
+    bad.write_bytes(os.urandom(64))
+    r = molood("info", bad)
+    assert r.exit_code == 1 and "not a molood model file" in r.output

@@ -1,0 +1,94 @@
+"""molood train: the model file, its stored default fpr, the summary line, error messages."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+
+import pandas as pd
+import pytest
+
+from molood.screening.scoring import file_sha256
+
+engine = importlib.import_module("molood.screening.engine")
+
+
+@pytest.fixture()
+def id_csv(tmp_path, freesolv_smiles):
+    """60 FreeSolv molecules and one invalid SMILES as a CSV table."""
+    path = tmp_path / "id.csv"
+    pd.DataFrame({"SMILES": freesolv_smiles[:60] + ["not_a_smiles"]}).to_csv(path, index=False)
+    return path
+
+
+def test_help(molood):
+    r = molood("train", "--help")
+    assert r.exit_code == 0
+    for text in ("Example", "--epochs", "--val-fraction", "--fpr", "default: 0.05"):
+        assert text in r.output, text
+
+
+def test_train_then_info(molood, tmp_path, id_csv):
+    model = tmp_path / "m.molood"
+    r = molood("train", id_csv, "-o", model, "--epochs", 2, "--seed", 3, "--alpha", 0.25,
+               "--val-fraction", 0.2, "--fpr", 0.1, "--quiet")
+    assert r.exit_code == 0, r.output
+    assert model.exists()
+    r = molood("info", model)
+    assert r.exit_code == 0
+    for text in ("sha256", "training set", "60 (48 trained on, 12 held out)", "calibration",
+                 "alpha=0.25", "seed=3", "torch", "default fpr  0.1,"):
+        assert text in r.output, text
+    r = molood("info", model, "--json")
+    info = json.loads(r.output)
+    assert info["params"]["epochs"] == 2 and info["training_set"]["n_fit"] == 60
+    assert info["params"]["fpr"] == 0.1 and info["calibration"]["fpr"] == 0.1
+    assert info["sha256"] == file_sha256(model)
+
+
+@pytest.mark.parametrize("args,expect", [([], 0.05), (["--fpr", "0.2"], 0.2)])
+def test_fpr_goes_to_the_detector(molood, tmp_path, monkeypatch, args, expect):
+    seen = {}
+
+    class Fitted:
+        n_train_, n_val_ = 9, 1
+
+    def fake_train_file(input, output, **params):
+        seen.update(params)
+        return Fitted()
+
+    monkeypatch.setattr(engine, "train_file", fake_train_file)
+    r = molood("train", tmp_path / "id.csv", "-o", tmp_path / "m.molood", *args)
+    assert r.exit_code == 0, r.output
+    assert seen["fpr"] == expect and seen["epochs"] == 400
+    assert "trained on 9 molecules (1 held out" in r.stderr
+
+
+def test_train_prints_one_summary(molood, tmp_path, freesolv_smiles):
+    inp = tmp_path / "id.csv"
+    pd.DataFrame({"SMILES": freesolv_smiles[:30]}).to_csv(inp, index=False)
+    r = molood("train", inp, "-o", tmp_path / "m.molood", "--epochs", 1)
+    assert r.exit_code == 0, r.output
+    assert r.stderr.count("trained on 27 molecules (3 held out") == 1
+    assert "held-out molecules" not in r.stderr  # the detector's own fit log line
+    # the detector's logger is restored afterwards
+    assert logging.getLogger("molood.detectors.sego.detector").level == logging.NOTSET
+
+
+@pytest.mark.parametrize("case", ["missing", "no_smiles_column", "bad_fpr"])
+def test_train_errors(molood, tmp_path, listdir, case):
+    inp, extra, expect = tmp_path / "id.csv", [], None
+    if case == "missing":
+        inp, expect = tmp_path / "missing.csv", "missing.csv"
+    elif case == "no_smiles_column":
+        inp.write_text("name,structure\na,CCO\n")
+        expect = "['name', 'structure']"
+    else:
+        inp.write_text("smiles\nCCO\n")
+        extra, expect = ["--fpr", 0], "--fpr"
+    before = listdir(tmp_path)
+    r = molood("train", inp, "-o", tmp_path / "m.molood", *extra)
+    assert r.exit_code != 0 and expect in r.output, r.output
+    assert "Traceback" not in r.output
+    assert listdir(tmp_path) == before
