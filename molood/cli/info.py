@@ -29,6 +29,10 @@ def _num(x: Any, spec: str = ".4g") -> str:
     return "-" if x is None else format(x, spec) if isinstance(x, (int, float)) else str(x)
 
 
+def _smallest_fpr(n_cal: Any) -> str:
+    return f"{1 / (int(n_cal) + 1):.4g}" if isinstance(n_cal, int) else "-"
+
+
 def describe(path: str, manifest: dict[str, Any], sha: str, size: int) -> str:
     """The human-readable report of ``molood info`` for a model's manifest."""
     v = manifest.get("versions") or {}
@@ -55,11 +59,14 @@ def describe(path: str, manifest: dict[str, Any], sha: str, size: int) -> str:
         f"{num(ts.get('n_val'), ',')} held out)",
         f"  smiles sha256  {ts.get('smiles_sha256') or '-'}",
         f"  graphs sha256  {ts.get('graphs_sha256') or '-'}",
-        f"  time         {num(tt.get('total'), '.1f')} s (training {num(tt.get('train'), '.1f')} "
-        f"s, coding trees {num(tt.get('trees'), '.1f')} s)",
+        *([f"  time         {num(tt.get('total'), '.1f')} s (training "
+           f"{num(tt.get('train'), '.1f')} s, coding trees {num(tt.get('trees'), '.1f')} s)"]
+          if tt else []),  # format-1 files only: timings would make retrained files differ
         "",
         "calibration",
         f"  held-out ID scores  {num(cal.get('n_cal'))} ({cal.get('source', '-')})",
+        f"  smallest fpr {_smallest_fpr(cal.get('n_cal'))} (= 1/(n_cal+1); below it nothing "
+        "is flagged)",
         f"  default fpr  {num(cal.get('fpr'))}, threshold "
         f"{num(thr) if thr is not None else 'inf (fpr below 1/(n_cal+1): nothing is flagged)'}",
         "  z-score stats  " + ", ".join(f"{k} {num(x)}" for k, x in

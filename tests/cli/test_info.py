@@ -29,3 +29,17 @@ def test_info_errors(molood, tmp_path):
     bad.write_bytes(os.urandom(64))
     r = molood("info", bad)
     assert r.exit_code == 1 and "not a molood model file" in r.output
+
+
+def test_info_refuses_a_truncated_model_like_screen(molood, tiny_model_path, tmp_path):
+    half = tmp_path / "half.molood"
+    raw = tiny_model_path.read_bytes()
+    half.write_bytes(raw[: len(raw) // 2])
+    r = molood("info", half)
+    assert r.exit_code == 1 and "truncated" in r.output
+
+
+def test_info_shows_the_smallest_resolvable_fpr(molood, tiny_model_path):
+    r = molood("info", tiny_model_path)
+    assert r.exit_code == 0
+    assert "smallest fpr 0.02439 (= 1/(n_cal+1)" in r.output  # 40 calibration molecules
