@@ -31,8 +31,6 @@ Command line (the workflow's split jobs run ``extract``; ``python -m molood.scre
 
 from __future__ import annotations
 
-from molood.exceptions import ShardMismatchError  # noqa: F401 - re-exported
-
 import argparse
 import contextlib
 import csv
@@ -48,6 +46,9 @@ from typing import Iterator, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from molood._fs import atomic_path, write_text_atomic
+from molood.exceptions import ShardMismatchError
+from molood.io.readers import count_rows
 from molood.screening.columns import IS_OOD_COLUMN, STATUS_COLUMN
 
 __all__ = [
@@ -80,11 +81,6 @@ _PER_SHARD_KEY_HINTS = ("input", "path", "rows", "time", "elapsed", "seconds", "
 
 
 # ====================================================================== planning
-def count_rows(path: str | os.PathLike) -> int:
-    """Number of rows of a Parquet file, from its footer (no data is read)."""
-    return pq.ParquetFile(os.fspath(path)).metadata.num_rows
-
-
 def shard_count(num_rows: int, shard_rows: int) -> int:
     """``ceil(num_rows / shard_rows)``, and 1 for an empty library."""
     _check_shard_rows(shard_rows)
@@ -119,7 +115,7 @@ def plan(library: str | os.PathLike, shard_rows: int) -> dict:
 def write_plan(library: str | os.PathLike, shard_rows: int, out: str | os.PathLike) -> dict:
     """Write :func:`plan` as JSON to ``out`` (atomically) and return it."""
     p = plan(library, shard_rows)
-    _atomic_text(out, json.dumps(p, indent=1) + "\n")
+    write_text_atomic(out, json.dumps(p, indent=1) + "\n", makedirs=True)
     return p
 
 
@@ -179,22 +175,17 @@ def iter_rows(path: str | os.PathLike, start: int = 0, stop: int | None = None,
 # ====================================================================== atomic writing
 @contextlib.contextmanager
 def _atomic_parquet(path: str | os.PathLike, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
-    """ParquetWriter on ``<path>.part``, moved to ``path`` on success, deleted on error."""
-    path = os.fspath(path)
-    tmp = path + ".part"
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    writer = pq.ParquetWriter(tmp, schema)
-    try:
-        yield writer
+    """ParquetWriter on ``<path>.part``, moved to ``path`` on success, deleted on error
+    (:func:`molood._fs.atomic_path`)."""
+    with atomic_path(path, makedirs=True) as part:
+        writer = pq.ParquetWriter(part, schema)
+        try:
+            yield writer
+        except BaseException:
+            with contextlib.suppress(Exception):
+                writer.close()
+            raise
         writer.close()
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            writer.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
 
 
 def _write_batches(writer: pq.ParquetWriter, batches: Iterator[pa.RecordBatch],
@@ -474,7 +465,7 @@ def write_summary(summary: dict, json_path: str | os.PathLike | None = None,
                   tsv_path: str | os.PathLike | None = None) -> None:
     """Write the summary as JSON and/or a per-shard TSV (plus a ``total`` line), atomically."""
     if json_path is not None:
-        _atomic_text(json_path, json.dumps(summary, indent=2) + "\n")
+        write_text_atomic(json_path, json.dumps(summary, indent=2) + "\n", makedirs=True)
     if tsv_path is not None:
         cols = ["shard", "rows", "scored", "invalid", "flagged", "seconds", "rows_per_s"]
         if summary["shards"] and "mol_per_s" in summary["shards"][0]:
@@ -488,21 +479,7 @@ def write_summary(summary: dict, json_path: str | os.PathLike | None = None,
                "seconds": summary.get("screen_seconds_total"),
                "rows_per_s": summary.get("rows_per_s_per_shard")}
         lines.append("\t".join("" if tot[c] is None else str(tot[c]) for c in cols))
-        _atomic_text(tsv_path, "\n".join(lines) + "\n")
-
-
-def _atomic_text(path: str | os.PathLike, text: str) -> None:
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".part"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
+        write_text_atomic(tsv_path, "\n".join(lines) + "\n", makedirs=True)
 
 
 # ====================================================================== command line
