@@ -67,7 +67,8 @@ from molood.screening.columns import (
     SCORE_COLUMN,
     STATUS_COLUMN,
 )
-from molood.io.readers import MolBatch, MoloodInputError, detect_format, find_smiles_column, open_writer
+from molood.exceptions import MoloodInputError
+from molood.io import MolBatch, detect_format, find_smiles_column, open_writer
 from molood.screening.scoring import (
     DEFAULT_BATCH_SIZE,
     _init_scorer,

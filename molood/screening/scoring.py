@@ -29,7 +29,7 @@ import pandas as pd
 
 from molood.detectors.calibration import check_fpr, ood_flags
 from molood.screening.columns import IS_OOD_COLUMN, PVALUE_COLUMN, SCORE_COLUMN, STATUS_COLUMN
-from molood.io.readers import find_smiles_column
+from molood.io.formats import find_smiles_column
 
 if TYPE_CHECKING:  # pragma: no cover
     from molood.detectors.sego.detector import SEGODetector
