@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from molood.cli.main import main
 from molood.persist import default_model_path
-from molood.screening.scoring import file_sha256, score_frame
+from molood._fs import file_sha256
+from molood.screening.scoring import score_frame
 from molood.screening.workdir import work_dir_for
 
 screen_mod = importlib.import_module("molood.screening.engine")

@@ -1,7 +1,7 @@
 """``molood`` command line: ``train``, ``screen`` and ``info``.
 
 A thin layer over the Python API (:func:`molood.screening.engine.screen`,
-:func:`molood.screening.engine.train_file`, :func:`molood.persist.read_manifest`): it parses options,
+:func:`molood.train.train_file`, :func:`molood.persist.read_manifest`): it parses options,
 configures logging (the only place that does), and turns the library's exceptions into one-line
 error messages with a non-zero exit status. Data goes to files or stdout; progress bars,
 summaries and messages go to stderr.
@@ -126,7 +126,7 @@ def train(input: str, model_out: str, smiles_col: str | None, epochs: int, seed:
     import time
     import warnings
 
-    from molood.screening.engine import train_file
+    from molood.train import train_file
 
     _setup_logging(quiet)
     t0 = time.perf_counter()
@@ -294,7 +294,7 @@ def info(model: str | None, as_json: bool) -> None:
       molood info my.molood --json | jq .calibration
     """
     from molood.persist import default_model_path, read_manifest
-    from molood.screening.scoring import file_sha256
+    from molood._fs import file_sha256
 
     path = model if model is not None else str(default_model_path())
     if not os.path.isfile(path):

@@ -369,7 +369,8 @@ def test_import_molood_stays_light():
     import subprocess
     import sys
 
-    code = ("import sys, molood, molood.io, molood.graphs.arrays, molood.chem.features; "
+    code = ("import sys, molood, molood.io, molood.graphs.arrays, molood.chem.features, "
+            "molood.train; "
             "assert 'torch' not in sys.modules and 'dgl' not in sys.modules, "
             "[m for m in ('torch', 'dgl') if m in sys.modules]")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
