@@ -12,7 +12,8 @@ columns appended:
     not scored.
 ``molood_is_ood``
     bool, ``molood_pvalue <= fpr`` (equivalently ``score > threshold(fpr)``); null when not
-    scored.
+    scored. ``fpr`` defaults to the model's own (the one it was fitted with, stored in the
+    model file); the one used is recorded in the output metadata and the summary.
 ``molood_status``
     ``"ok"`` or why the row was not scored (``"empty"``, ``"invalid_smiles: <RDKit message>"``,
     ``"sdf_parse_error: <RDKit message>"``).
@@ -88,7 +89,7 @@ TASK_ROWS = 2_500
 
 def screen(input: str | os.PathLike, output: str | os.PathLike, *,
            model: "str | os.PathLike | SEGODetector | None" = None, smiles_col: str | None = None,
-           workers: int | None = 1, batch_size: int | None = None, fpr: float = 0.05,
+           workers: int | None = 1, batch_size: int | None = None, fpr: float | None = None,
            resume: bool = False, progress: bool = False) -> ScreenSummary:
     """Screen a library file and write the scored rows to ``output`` (see the module docstring).
 
@@ -110,8 +111,9 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
         Processes for parsing, featurizing and scoring (-1 = all cores; 1 = in this process).
     batch_size : int, optional
         Rows per chunk (default 10,000; on resume, the interrupted run's).
-    fpr : float, default 0.05
-        ID false-positive rate that sets ``molood_is_ood``.
+    fpr : float, optional
+        ID false-positive rate that sets ``molood_is_ood``; default the model's own (its
+        ``fpr_``, the ``calibration.fpr`` of a model file's manifest).
     resume : bool, default False
         Continue an interrupted run of the same input/model/options into the same output.
     progress : bool, default False
@@ -162,9 +164,11 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
                          model_sha256=info.sha256, workers=n_workers, batch_size=chunk)
 
 
-def _check_arguments(input: str, output: str, fpr: float, batch_size: int | None) -> None:
+def _check_arguments(input: str, output: str, fpr: float | None, batch_size: int | None
+                     ) -> None:
     """Everything that can be refused before a model or the input is read."""
-    check_fpr(fpr)
+    if fpr is not None:
+        check_fpr(fpr)
     if batch_size is not None and int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     detect_format(input)
@@ -197,12 +201,12 @@ class _Run:
 
 
 def _describe_run(input: str, output: str, info: ModelInfo, smiles_col: str | None,
-                  fpr: float, want_count: bool) -> _Run:
-    """Plan the input and fix the output's columns, the state a resume must match and the
-    output metadata."""
+                  fpr: float | None, want_count: bool) -> _Run:
+    """Resolve the fpr (None: the model's), plan the input and fix the output's columns,
+    the state a resume must match and the output metadata."""
     import molood
 
-    fpr = check_fpr(fpr)
+    fpr = check_fpr(info.fpr if fpr is None else fpr)
     plan = plan_input(input, smiles_col, want_count)
     keep_blocks = plan.fmt == "sdf" and detect_format(output) == "sdf"
     fields, out_schema, part_schema = output_schemas(plan.fields, keep_blocks, input)

@@ -3,7 +3,7 @@
 :func:`get_model` loads a model file once and caches it (the ``DataFrame.molood`` accessor and
 in-process scorers call it per batch). :func:`model_info` reads what the parent process of
 :func:`~molood.screening.engine.screen` needs of a model (a file the workers can load, its
-SHA-256, the calibration scores) straight from the file, without torch or DGL:
+SHA-256, the calibration scores and default fpr) straight from the file, without torch or DGL:
 only workers (or an in-process scorer) load the detector itself.
 """
 
@@ -84,6 +84,8 @@ class ModelInfo:
     cal_scores: np.ndarray
     """sorted float64 calibration scores"""
     largest_fragment: bool
+    fpr: float
+    """the model's default false-positive rate (what a screen flags at unless told otherwise)"""
     detector: Any = None
     """the in-memory detector the caller gave, else None"""
 
@@ -115,7 +117,7 @@ def model_info(model: "str | os.PathLike | SEGODetector | None", tmpdir: str,
         det.save(path)
         return ModelInfo(path, f"<in-memory {type(det).__name__}>", file_sha256(path),
                          np.sort(np.asarray(det.cal_scores_, dtype=np.float64)),
-                         bool(det.largest_fragment), det)
+                         bool(det.largest_fragment), float(det.fpr_), det)
     from safetensors import SafetensorError
     from safetensors.numpy import load as st_load
 
@@ -129,8 +131,9 @@ def model_info(model: "str | os.PathLike | SEGODetector | None", tmpdir: str,
         tensors = st_load(path.read_bytes())
         cal = np.sort(np.asarray(tensors["calibration.scores"], dtype=np.float64))
         largest = bool(manifest["featurizer"]["largest_fragment"])
+        fpr = float(manifest["calibration"]["fpr"])
     except (SafetensorError, KeyError, TypeError, ValueError) as exc:
         raise MoloodModelError(f"{path} is corrupt or incomplete ({type(exc).__name__}: "
                                f"{exc}).") from exc
     resolved = str(path.resolve())
-    return ModelInfo(resolved, resolved, file_sha256(path), cal, largest)
+    return ModelInfo(resolved, resolved, file_sha256(path), cal, largest, fpr)

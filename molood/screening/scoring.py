@@ -90,18 +90,20 @@ def _missing_to_none(values: list[Any]) -> list[Any]:
 
 def score_frame(df: pd.DataFrame, smiles_col: str | None = None,
                 model: "str | os.PathLike | SEGODetector | None" = None,
-                fpr: float = 0.05, batch_size: int = DEFAULT_BATCH_SIZE) -> pd.DataFrame:
+                fpr: float | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> pd.DataFrame:
     """Score the SMILES column of an in-memory frame; the frame is not modified.
 
     Returns a new DataFrame with ``df``'s index (any index, duplicates included) and the four
     columns ``molood_score`` (float64, NaN when not scored), ``molood_pvalue`` (float64),
     ``molood_is_ood`` (nullable ``boolean``, <NA> when not scored) and ``molood_status`` —
     the same numbers :func:`~molood.screening.engine.screen` writes for the same model and
-    molecules.
+    molecules. ``fpr`` None flags at the model's own default (its ``fpr_``).
     """
-    fpr = check_fpr(fpr)
+    if fpr is not None:
+        check_fpr(fpr)  # before any model is loaded
     col = find_smiles_column(list(df.columns), smiles_col, source="DataFrame")
     det = get_model(model)
+    fpr = check_fpr(det.fpr_ if fpr is None else fpr)
     values = _missing_to_none(df[col].tolist())
     scores = np.full(len(values), np.nan, dtype=np.float64)
     status: list[str] = []

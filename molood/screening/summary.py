@@ -29,6 +29,7 @@ class ScreenSummary:
     resumed_rows: int
     """rows taken from an interrupted run's finished chunks"""
     fpr: float
+    """the false-positive rate the flags were set at (the model's default unless one was given)"""
     threshold: float
     model_path: str
     model_sha256: str

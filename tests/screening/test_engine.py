@@ -95,6 +95,23 @@ def test_parquet_metadata(tmp_path, library_csv, tiny_model_path, tiny_model):
     assert float(md["molood_threshold"]) == tiny_model.threshold(0.1)
 
 
+@pytest.mark.parametrize("source,workers", [("file", 1), ("file", 2), ("memory", 1)])
+def test_default_fpr_is_the_models(tmp_path, library_csv, fpr02_model, fpr02_model_path,
+                                   source, workers):
+    """No fpr given: the model's own (0.2 here), in the flags, the summary and the metadata."""
+    model = fpr02_model_path if source == "file" else fpr02_model
+    out, ref = tmp_path / "out.parquet", tmp_path / "ref.parquet"
+    s = run(library_csv, out, model, workers=workers)
+    run(library_csv, ref, model, fpr=0.2)
+    assert s.fpr == 0.2 and s.threshold == fpr02_model.threshold(0.2)
+    md = pq.read_schema(out).metadata
+    assert float(md[b"molood_fpr"]) == 0.2
+    assert float(md[b"molood_threshold"]) == fpr02_model.threshold(0.2)
+    pd.testing.assert_frame_equal(read(out), read(ref))
+    at_05 = run(library_csv, tmp_path / "o5.parquet", model, fpr=0.05)
+    assert at_05.flagged < s.flagged
+
+
 @pytest.mark.parametrize("workers,batch_size", [(1, 7), (1, 250), (2, 10)])
 def test_invariant_to_workers_and_chunking(tmp_path, library_csv, tiny_model_path, workers,
                                            batch_size):

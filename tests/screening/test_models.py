@@ -47,3 +47,11 @@ def test_parent_side_warns_about_version_drift(tiny_model_path, tmp_path):
     save_file(load_file(str(tiny_model_path)), str(old), metadata={"molood": json.dumps(m)})
     with pytest.warns(MoloodVersionWarning, match="dgl 0.9.0"):
         model_info(old, str(tmp_path), check_versions=True)
+
+
+def test_model_info_carries_the_models_fpr(fpr02_model, fpr02_model_path, tmp_path):
+    from_file = model_info(fpr02_model_path, str(tmp_path))
+    in_memory = model_info(fpr02_model, str(tmp_path))
+    assert from_file.fpr == in_memory.fpr == 0.2
+    assert from_file.threshold(0.2) == fpr02_model.threshold()
+    assert in_memory.detector is fpr02_model and from_file.detector is None
