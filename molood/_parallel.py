@@ -32,8 +32,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 __all__ = ["resolve_n_jobs", "ordered_map", "start_forkserver", "SCORER_PRELOAD"]
 
 SCORER_PRELOAD = ("numpy", "torch", "rdkit.Chem", "molood.chem.features",
-                  "molood.detectors.sego.detector",
-                  "molood.screening.scoring")
+                  "molood.detectors.sego.detector", "molood.screening.worker")
 """What a screening worker runs on: imported once by the fork server."""
 
 

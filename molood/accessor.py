@@ -27,13 +27,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["MoloodAccessor"]
 
+
 @pd.api.extensions.register_dataframe_accessor("molood")
 class MoloodAccessor:
     """``df.molood``: OOD scores, p-values and flags for a frame's SMILES column.
 
     ``smiles_col`` defaults to the first of ``smiles``, ``canonical_smiles``, ``mol`` (any
-    case). ``model`` is a model file path or a fitted :class:`~molood.detectors.sego.detector.SEGODetector`
-    (default: the bundled model); loaded models are cached, so repeated calls are cheap.
+    case). ``model`` is a model file path or a fitted
+    :class:`~molood.detectors.sego.detector.SEGODetector` (default: the bundled model); loaded
+    models are cached, so repeated calls are cheap. ``fpr`` defaults to the model's own.
     Numbers are identical to ``molood screen`` for the same model and molecules.
     """
 
@@ -42,13 +44,13 @@ class MoloodAccessor:
 
     def screen(self, smiles_col: str | None = None,
                model: str | os.PathLike | SEGODetector | None = None,
-               fpr: float = 0.05) -> pd.DataFrame:
+               fpr: float | None = None) -> pd.DataFrame:
         """The four result columns as a new DataFrame with the frame's index.
 
         ``molood_score`` (float64, higher = more OOD, NaN when not scored), ``molood_pvalue``
-        (float64), ``molood_is_ood`` (nullable ``boolean``: <NA> when not scored) and
-        ``molood_status`` (``"ok"`` or the reason). Join it with ``df.join(...)`` or
-        ``pd.concat([df, ...], axis=1)``.
+        (float64), ``molood_is_ood`` (nullable ``boolean``: <NA> when not scored, flagged at
+        ``fpr``, default the model's own) and ``molood_status`` (``"ok"`` or the reason). Join
+        it with ``df.join(...)`` or ``pd.concat([df, ...], axis=1)``.
         """
         from molood.screening.scoring import score_frame
 
@@ -68,9 +70,10 @@ class MoloodAccessor:
 
         return self.screen(smiles_col, model)[PVALUE_COLUMN]
 
-    def flag(self, fpr: float = 0.05, smiles_col: str | None = None,
+    def flag(self, fpr: float | None = None, smiles_col: str | None = None,
              model: str | os.PathLike | SEGODetector | None = None) -> pd.Series:
-        """OOD flag per row at ID false-positive rate ``fpr`` (Series ``molood_is_ood``).
+        """OOD flag per row at ID false-positive rate ``fpr`` (Series ``molood_is_ood``;
+        default: the model's own fpr, the one it was fitted with).
 
         Nullable ``boolean`` dtype: True/False for scored rows, <NA> for rows that could not
         be scored — an invalid molecule is neither in- nor out-of-distribution. Use

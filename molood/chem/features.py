@@ -1,4 +1,5 @@
-"""Molecules -> :class:`~molood.graphs.arrays.GraphArrays`: RDKit parsing and the 9 OGB atom features.
+"""Molecules -> :class:`~molood.graphs.arrays.GraphArrays`: RDKit parsing and the 9 OGB atom
+features.
 
 The featurizer works on whole batches: per-atom RDKit getters are collected into flat Python
 lists in one pass and turned into the OGB indices with numpy (no ``safe_index``/``list.index``
@@ -28,18 +29,19 @@ Conventions (identical to ``ogb.utils.smiles2graph``):
 from __future__ import annotations
 
 from itertools import compress, repeat
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 from rdkit import Chem
 
-from molood.chem.parse import parse_molblock, parse_smiles, quiet_rdkit
+from molood.chem.parse import InputKind, check_kind, parse_molblock, parse_smiles, quiet_rdkit
 from molood.graphs.arrays import GraphArrays
 
 __all__ = [
     "mols_to_arrays",
     "smiles_to_arrays",
     "molblocks_to_arrays",
+    "inputs_to_arrays",
     "ATOM_FEATURE_DIMS",
 ]
 
@@ -62,18 +64,12 @@ _CHI_LUT = _enum_lut(Chem.ChiralType, ["CHI_UNSPECIFIED", "CHI_TETRAHEDRAL_CW",
                                        "CHI_TETRAHEDRAL_CCW", "CHI_OTHER"])
 _HYB_LUT = _enum_lut(Chem.HybridizationType, ["SP", "SP2", "SP3", "SP3D", "SP3D2"])
 
-_Atom = Chem.Atom
-_Bond = Chem.Bond
-_get_z = _Atom.GetAtomicNum
-_get_chi = _Atom.GetChiralTag
-_get_chg = _Atom.GetFormalCharge
-_get_hs = _Atom.GetTotalNumHs
-_get_rad = _Atom.GetNumRadicalElectrons
-_get_hyb = _Atom.GetHybridization
-_get_aro = _Atom.GetIsAromatic
-_get_ring = _Atom.IsInRing
-_get_begin = _Bond.GetBeginAtomIdx
-_get_end = _Bond.GetEndAtomIdx
+# unbound RDKit getters, called through map() over many atoms/bonds at once
+_get_z, _get_chi, _get_chg, _get_hs, _get_rad, _get_hyb, _get_aro, _get_ring = (
+    Chem.Atom.GetAtomicNum, Chem.Atom.GetChiralTag, Chem.Atom.GetFormalCharge,
+    Chem.Atom.GetTotalNumHs, Chem.Atom.GetNumRadicalElectrons, Chem.Atom.GetHybridization,
+    Chem.Atom.GetIsAromatic, Chem.Atom.IsInRing)
+_get_begin, _get_end = Chem.Bond.GetBeginAtomIdx, Chem.Bond.GetEndAtomIdx
 
 
 def _ogb_x(z, chi, hs, chg, rad, hyb, aro, ring, deg) -> np.ndarray:
@@ -318,3 +314,12 @@ def molblocks_to_arrays(blocks: Sequence[str | None], largest_fragment: bool = F
         if mol is not None:
             acc.add(mol)
     return acc.finish(), errors
+
+
+def inputs_to_arrays(inputs: Sequence[object], kind: InputKind = "smiles",
+                     largest_fragment: bool = False) -> tuple[GraphArrays, list[str | None]]:
+    """Parse and featurize raw inputs of one kind: SMILES strings (:func:`smiles_to_arrays`)
+    or mol blocks (:func:`molblocks_to_arrays`). The one place that dispatches on the kind of
+    a batch (library readers, screening, the accessor); never raises for an input value."""
+    fn = molblocks_to_arrays if check_kind(kind) == "molblock" else smiles_to_arrays
+    return fn(inputs, largest_fragment=largest_fragment)

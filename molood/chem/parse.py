@@ -10,11 +10,26 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Literal
 
 from rdkit import Chem, rdBase
 
-__all__ = ["quiet_rdkit", "call_capturing", "clean_message", "parse_smiles", "parse_molblock"]
+__all__ = [
+    "InputKind",
+    "INPUT_KINDS",
+    "quiet_rdkit",
+    "call_capturing",
+    "clean_message",
+    "check_kind",
+    "parse",
+    "parse_smiles",
+    "parse_molblock",
+]
+
+InputKind = Literal["smiles", "molblock"]
+"""What a raw input value is: a SMILES string or an MDL mol block (an SD record)."""
+
+INPUT_KINDS: tuple[InputKind, ...] = ("smiles", "molblock")
 
 _TIMESTAMP = re.compile(r"^\[\d\d:\d\d:\d\d\]\s?")
 _MAX_REASON = 300
@@ -107,12 +122,7 @@ def parse_smiles(smiles: object) -> tuple[Chem.Mol | None, str | None]:
     if not s.isascii():
         bad = next(c for c in s if not c.isascii())
         return None, f"invalid_smiles: non-ASCII character {bad!r} (SMILES is ASCII)"
-    mol, msg = call_capturing(Chem.MolFromSmiles, s)
-    if mol is None:
-        return None, f"invalid_smiles: {msg or 'RDKit could not parse the SMILES'}"
-    if mol.GetNumAtoms() == 0:
-        return None, "empty"
-    return mol, None
+    return _parsed(Chem.MolFromSmiles, s, "invalid_smiles", "the SMILES")
 
 
 def parse_molblock(block: object) -> tuple[Chem.Mol | None, str | None]:
@@ -122,9 +132,30 @@ def parse_molblock(block: object) -> tuple[Chem.Mol | None, str | None]:
     """
     if block is None or not isinstance(block, str) or not block.strip():
         return None, "empty"
-    mol, msg = call_capturing(Chem.MolFromMolBlock, block)
+    return _parsed(Chem.MolFromMolBlock, block, "sdf_parse_error", "the record")
+
+
+def _parsed(parser: Callable[[str], Any], text: str, error: str, what: str
+            ) -> tuple[Chem.Mol | None, str | None]:
+    """Run an RDKit parser quietly: (mol, None), or (None, ``"<error>: <RDKit message>"``),
+    or (None, ``"empty"``) for a molecule without atoms."""
+    mol, msg = call_capturing(parser, text)
     if mol is None:
-        return None, f"sdf_parse_error: {msg or 'RDKit could not parse the record'}"
+        return None, f"{error}: {msg or f'RDKit could not parse {what}'}"
     if mol.GetNumAtoms() == 0:
         return None, "empty"
     return mol, None
+
+
+def check_kind(kind: str) -> InputKind:
+    """``kind`` if it is one of :data:`INPUT_KINDS`, else ValueError."""
+    if kind not in INPUT_KINDS:
+        raise ValueError(f"input kind must be one of {INPUT_KINDS}, got {kind!r}")
+    return kind  # type: ignore[return-value]
+
+
+def parse(value: object, kind: InputKind = "smiles") -> tuple[Chem.Mol | None, str | None]:
+    """Parse one raw input of the given kind: :func:`parse_smiles` or :func:`parse_molblock`
+    (the one place that dispatches on the kind of a single value). Never raises for the value.
+    """
+    return parse_molblock(value) if check_kind(kind) == "molblock" else parse_smiles(value)

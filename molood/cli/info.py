@@ -105,7 +105,7 @@ def info(model: str | None, as_json: bool) -> None:
       molood info my.molood --json | jq .calibration
     """
     from molood.persist import default_model_path, read_manifest
-    from molood.screening.scoring import file_sha256
+    from molood._fs import file_sha256
 
     path = model if model is not None else str(default_model_path())
     if not os.path.isfile(path):

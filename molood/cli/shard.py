@@ -172,13 +172,14 @@ def merge(shards: tuple[str, ...], output: str, summary: str | None, summary_tsv
     _check_per_shard("benchmark", benchmark, shards)
     _check_per_shard("log", log, shards)
     overrides = _metadata(set_metadata)
-    from molood.screening import shard as lib
+    from molood.screening import shard_summary
+    from molood.screening.shard import merge as merge_shards
 
     t0 = time.perf_counter()
-    res = lib.merge(shards, output, metadata=overrides)
+    res = merge_shards(shards, output, metadata=overrides)
     click.echo(f"merged {len(shards)} shards, {res['rows']} rows -> {output} "
                f"({time.perf_counter() - t0:.2f} s)", err=True)
     if summary or summary_tsv:
-        secs = [lib.read_benchmark(b) for b in benchmark] if benchmark else None
-        lib.write_summary(lib.summarize(shards, secs, logs=list(log) or None), summary,
-                          summary_tsv)
+        secs = [shard_summary.read_benchmark(b) for b in benchmark] if benchmark else None
+        shard_summary.write_summary(
+            shard_summary.summarize(shards, secs, logs=list(log) or None), summary, summary_tsv)

@@ -70,7 +70,7 @@ def train(input: str, model_out: str, smiles_col: str | None, epochs: int, seed:
       # a model that flags 1% of in-distribution molecules by default
       molood train actives.sdf -o actives.molood --fpr 0.01 --jobs -1
     """
-    from molood.screening.engine import train_file
+    from molood.train import train_file
 
     setup_logging(quiet)
     t0 = time.perf_counter()

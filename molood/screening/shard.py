@@ -18,34 +18,26 @@ plain, tested Python so that it can be used without Snakemake as well.
   the shards in the order given, checks that they were screened with the same model and
   settings (the ``molood_*`` Parquet metadata must agree) and carries that metadata over.
 
-Command line (the workflow's split jobs run ``extract``; ``python -m molood.screening.shard --help``)::
-
-    python -m molood.screening.shard count   LIBRARY.parquet
-    python -m molood.screening.shard extract LIBRARY.parquet --index I --shard-rows N -o SHARD.parquet
-    python -m molood.screening.shard split   LIBRARY.parquet --shard-rows N -o OUTDIR
-    python -m molood.screening.shard merge   SHARD0.parquet SHARD1.parquet ... -o MERGED.parquet \\
-                                   [--summary SUMMARY.json] [--summary-tsv SUMMARY.tsv] \\
-                                   [--benchmark B0.tsv ...] [--log L0.log ...] \\
-                                   [--set-metadata molood_input=LIBRARY.parquet]
+Command line: ``molood shard count|extract|split`` and ``molood merge`` (:mod:`molood.cli.shard`);
+the workflow's split jobs run ``molood shard extract``. The per-shard run summary of a merged
+screen is :mod:`molood.screening.shard_summary`.
 """
 
 from __future__ import annotations
 
-from molood.exceptions import ShardMismatchError  # noqa: F401 - re-exported
-
 import contextlib
-import csv
 import json
 import math
 import os
-import re
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from molood.screening.columns import IS_OOD_COLUMN, STATUS_COLUMN
+from molood._fs import atomic_path, write_text_atomic
+from molood.exceptions import ShardMismatchError
+from molood.io.readers import count_rows
 
 __all__ = [
     "ShardMismatchError",
@@ -59,9 +51,6 @@ __all__ = [
     "extract_shard",
     "split",
     "merge",
-    "summarize",
-    "read_benchmark",
-    "write_summary",
 ]
 
 #: rows per Arrow batch when streaming (memory bound of split/merge, not a shard size)
@@ -77,11 +66,6 @@ _PER_SHARD_KEY_HINTS = ("input", "path", "rows", "time", "elapsed", "seconds", "
 
 
 # ====================================================================== planning
-def count_rows(path: str | os.PathLike) -> int:
-    """Number of rows of a Parquet file, from its footer (no data is read)."""
-    return pq.ParquetFile(os.fspath(path)).metadata.num_rows
-
-
 def shard_count(num_rows: int, shard_rows: int) -> int:
     """``ceil(num_rows / shard_rows)``, and 1 for an empty library."""
     _check_shard_rows(shard_rows)
@@ -116,7 +100,7 @@ def plan(library: str | os.PathLike, shard_rows: int) -> dict:
 def write_plan(library: str | os.PathLike, shard_rows: int, out: str | os.PathLike) -> dict:
     """Write :func:`plan` as JSON to ``out`` (atomically) and return it."""
     p = plan(library, shard_rows)
-    _atomic_text(out, json.dumps(p, indent=1) + "\n")
+    write_text_atomic(out, json.dumps(p, indent=1) + "\n", makedirs=True)
     return p
 
 
@@ -176,22 +160,17 @@ def iter_rows(path: str | os.PathLike, start: int = 0, stop: int | None = None,
 # ====================================================================== atomic writing
 @contextlib.contextmanager
 def _atomic_parquet(path: str | os.PathLike, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
-    """ParquetWriter on ``<path>.part``, moved to ``path`` on success, deleted on error."""
-    path = os.fspath(path)
-    tmp = path + ".part"
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    writer = pq.ParquetWriter(tmp, schema)
-    try:
-        yield writer
+    """ParquetWriter on ``<path>.part``, moved to ``path`` on success, deleted on error
+    (:func:`molood._fs.atomic_path`)."""
+    with atomic_path(path, makedirs=True) as part:
+        writer = pq.ParquetWriter(part, schema)
+        try:
+            yield writer
+        except BaseException:
+            with contextlib.suppress(Exception):
+                writer.close()
+            raise
         writer.close()
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            writer.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
 
 
 def _write_batches(writer: pq.ParquetWriter, batches: Iterator[pa.RecordBatch],
@@ -359,144 +338,3 @@ def merge(shards: Sequence[str | os.PathLike], out: str | os.PathLike,
             info.append({"path": p, "rows": rows})
             total += rows
     return {"rows": total, "shards": info}
-
-
-# ====================================================================== summary
-def read_benchmark(path: str | os.PathLike) -> float | None:
-    """Wall-clock seconds from a Snakemake ``benchmark:`` TSV (column ``s``), if readable."""
-    try:
-        with open(path, newline="") as fh:
-            rows = list(csv.DictReader(fh, delimiter="\t"))
-        secs = [float(r["s"]) for r in rows if r.get("s") not in (None, "", "NA", "-")]
-        return sum(secs) / len(secs) if secs else None
-    except (OSError, KeyError, ValueError):
-        return None
-
-
-_LOG_SUMMARY = re.compile(r"molood: ([\d,]+) rows: .* in ([\d.]+) s \(([\d,.]+|nan) mol/s\)")
-
-
-def _read_log(path: str | os.PathLike) -> tuple[float | None, float | None]:
-    """(seconds, mol/s) from the summary line `molood screen` writes to its log, if any."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
-    except OSError:
-        return None, None
-    found = _LOG_SUMMARY.findall(text)
-    if not found:
-        return None, None
-    _, sec, rate = found[-1]
-    try:
-        return float(sec), float(rate.replace(",", ""))
-    except ValueError:
-        return float(sec), None
-
-
-def summarize(screened: Sequence[str | os.PathLike],
-              seconds: Sequence[float | None] | None = None,
-              batch_rows: int = DEFAULT_BATCH_ROWS,
-              logs: Sequence[str | os.PathLike | None] | None = None) -> dict:
-    """Counts of screened shards, streaming only the status and flag columns.
-
-    Returns ``{"rows", "scored", "invalid", "flagged", "status_counts", "shards": [...],
-    "metadata"}``; each shard entry has ``shard``, ``path``, ``rows``, ``scored``, ``invalid``,
-    ``flagged``, ``seconds`` (the job's wall time, e.g. from its Snakemake benchmark file) and
-    ``rows_per_s`` (``rows / seconds``), and, when ``logs`` (the ``molood screen`` log per
-    shard) are given, ``screen_seconds`` and ``mol_per_s`` from the log's summary line; None
-    where not known. ``scored`` counts ``molood_status == "ok"``, ``invalid`` everything else.
-    """
-    paths = [os.fspath(p) for p in screened]
-    if seconds is not None and len(seconds) != len(paths):
-        raise ValueError(f"{len(seconds)} timings for {len(paths)} shards")
-    if logs is not None and len(logs) != len(paths):
-        raise ValueError(f"{len(logs)} logs for {len(paths)} shards")
-    total = {"rows": 0, "scored": 0, "invalid": 0, "flagged": 0}
-    status_counts: dict[str, int] = {}
-    shards = []
-    for i, p in enumerate(paths):
-        names = pq.read_schema(p).names
-        cols = [c for c in (STATUS_COLUMN, IS_OOD_COLUMN) if c in names]
-        rows = scored = flagged = 0
-        for b in iter_rows(p, batch_rows=batch_rows, columns=cols or None):
-            rows += b.num_rows
-            if STATUS_COLUMN in cols:
-                st = b.column(cols.index(STATUS_COLUMN))
-                for v in st.to_pylist():
-                    key = "ok" if v == "ok" else _reason(v)
-                    status_counts[key] = status_counts.get(key, 0) + 1
-                    scored += v == "ok"
-            if IS_OOD_COLUMN in cols:
-                fl = b.column(cols.index(IS_OOD_COLUMN))
-                flagged += sum(1 for v in fl.to_pylist() if v is True)
-        sec = seconds[i] if seconds is not None else None
-        entry = {"shard": i, "path": p, "rows": rows, "scored": scored,
-                 "invalid": rows - scored, "flagged": flagged,
-                 "seconds": None if sec is None else round(float(sec), 4),
-                 "rows_per_s": (round(rows / sec, 2) if sec else None)}
-        if logs is not None:
-            log_sec, rate = _read_log(logs[i]) if logs[i] else (None, None)
-            entry["screen_seconds"] = log_sec
-            entry["mol_per_s"] = rate
-            entry["log"] = None if logs[i] is None else os.fspath(logs[i])
-        shards.append(entry)
-        for k in total:
-            total[k] += entry[k]
-    md = {}
-    if paths:
-        md = {k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
-              for k, v in _shard_metadata(pq.read_schema(paths[0])).items()
-              if k != b"pandas"}
-    secs = [s["seconds"] for s in shards if s["seconds"] is not None]
-    return {**total,
-            "shard_count": len(shards),
-            "screen_seconds_total": round(sum(secs), 4) if secs else None,
-            "rows_per_s_per_shard": (round(total["rows"] / sum(secs), 2)
-                                     if secs and sum(secs) > 0 and len(secs) == len(shards)
-                                     else None),
-            "status_counts": dict(sorted(status_counts.items(), key=lambda kv: -kv[1])),
-            "metadata": md,
-            "shards": shards}
-
-
-def _reason(status: object) -> str:
-    """Status class of a non-ok row: ``invalid_smiles: ...`` -> ``invalid_smiles``."""
-    if status is None:
-        return "<null>"
-    s = str(status)
-    return s.split(":", 1)[0].strip() or s
-
-
-def write_summary(summary: dict, json_path: str | os.PathLike | None = None,
-                  tsv_path: str | os.PathLike | None = None) -> None:
-    """Write the summary as JSON and/or a per-shard TSV (plus a ``total`` line), atomically."""
-    if json_path is not None:
-        _atomic_text(json_path, json.dumps(summary, indent=2) + "\n")
-    if tsv_path is not None:
-        cols = ["shard", "rows", "scored", "invalid", "flagged", "seconds", "rows_per_s"]
-        if summary["shards"] and "mol_per_s" in summary["shards"][0]:
-            cols += ["screen_seconds", "mol_per_s"]
-        cols.append("path")
-        lines = ["\t".join(cols)]
-        for s in summary["shards"]:
-            lines.append("\t".join("" if s[c] is None else str(s[c]) for c in cols))
-        tot = {**{c: summary.get(c) for c in cols}, "shard": "total", "path": "",
-               "screen_seconds": None, "mol_per_s": None,
-               "seconds": summary.get("screen_seconds_total"),
-               "rows_per_s": summary.get("rows_per_s_per_shard")}
-        lines.append("\t".join("" if tot[c] is None else str(tot[c]) for c in cols))
-        _atomic_text(tsv_path, "\n".join(lines) + "\n")
-
-
-def _atomic_text(path: str | os.PathLike, text: str) -> None:
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".part"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise

@@ -9,14 +9,15 @@ engine that fills the directory.
 
 from __future__ import annotations
 
-from molood.exceptions import MoloodResumeError  # noqa: F401 - re-exported
-
 import json
 import logging
 import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from molood._fs import PART_SUFFIX, atomic_path, remove_part, write_text_atomic
+from molood.exceptions import MoloodResumeError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -36,37 +37,29 @@ STATE_VERSION = 1
 """Version of the ``state.json`` layout; part of the state a resumed run must match."""
 
 
-
 def work_dir_for(output: str | os.PathLike) -> Path:
     """Where :func:`~molood.screening.engine.screen` keeps the finished chunks of ``output`` until
     the run completes."""
     return Path(os.fspath(output) + ".molood-parts")
 
 
-def _part_path(wd: Path, k: int) -> Path:
+def _chunk_path(wd: Path, k: int) -> Path:
     return wd / f"chunk-{k:08d}.parquet"
-
-
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def read_part(wd: Path, k: int, schema: pa.Schema) -> pa.Table:
     """Finished chunk ``k`` (as written by :func:`write_part`), read with ``schema``."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(_part_path(wd, k), schema=schema)
+    return pq.read_table(_chunk_path(wd, k), schema=schema)
 
 
 def write_part(wd: Path, k: int, table: pa.Table) -> None:
+    """Write finished chunk ``k`` atomically (a killed run leaves no half-written part)."""
     import pyarrow.parquet as pq
 
-    _write_atomic(_part_path(wd, k), lambda fh: pq.write_table(table, fh))
+    with atomic_path(_chunk_path(wd, k)) as tmp:
+        pq.write_table(table, tmp)
 
 
 def _done_chunks(wd: Path, chunk_size: int) -> int:
@@ -75,7 +68,7 @@ def _done_chunks(wd: Path, chunk_size: int) -> int:
 
     k = 0
     while True:
-        p = _part_path(wd, k)
+        p = _chunk_path(wd, k)
         if not p.exists():
             return k
         try:
@@ -114,8 +107,8 @@ def prepare_work_dir(wd: Path, state: dict[str, Any], resume: bool, batch_size: 
             raise MoloodResumeError(
                 f"cannot resume: the interrupted run in {wd} was made with different settings "
                 f"({detail}). Rerun without --resume to start over")
-        for tmp in wd.glob("*.tmp"):
-            tmp.unlink()
+        for tmp in wd.glob("*" + PART_SUFFIX):
+            remove_part(tmp)
         done = _done_chunks(wd, chunk)
         logger.info("resuming: %d finished chunks of %d rows in %s", done, chunk, wd)
         return chunk, done
@@ -127,6 +120,6 @@ def prepare_work_dir(wd: Path, state: dict[str, Any], resume: bool, batch_size: 
     elif resume:
         logger.info("nothing to resume (no %s); starting from the beginning", wd)
     wd.mkdir(parents=True)
-    payload = json.dumps(dict(state, chunk_size=chunk), indent=1, sort_keys=True).encode()
-    _write_atomic(state_file, lambda fh: fh.write(payload))
+    write_text_atomic(state_file, json.dumps(dict(state, chunk_size=chunk), indent=1,
+                                             sort_keys=True))
     return chunk, 0

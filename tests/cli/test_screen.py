@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from molood.persist import default_model_path
-from molood.screening.scoring import file_sha256, score_frame
+from molood._fs import file_sha256
+from molood.screening.scoring import score_frame
 from molood.screening.workdir import work_dir_for
 
 engine = importlib.import_module("molood.screening.engine")

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from molood.screening import shard as lib
+from molood.screening import shard_summary
 
 N = 60
 
@@ -83,7 +84,7 @@ def test_merge_with_summary_equals_library_functions(molood, library, tmp_path):
 
     lib.merge(parts, tmp_path / "ref.parquet", metadata={"molood_input": "lib.parquet"})
     _same_file(out, tmp_path / "ref.parquet")
-    ref = lib.summarize(parts, [1.25] * 3)
+    ref = shard_summary.summarize(parts, [1.25] * 3)
     assert json.loads(js.read_text()) == json.loads(json.dumps(ref))
     assert ref["shards"][2]["rows_per_s"] == 8.0
     lines = tsv.read_text().splitlines()

@@ -9,9 +9,9 @@ import logging
 import pandas as pd
 import pytest
 
-from molood.screening.scoring import file_sha256
+from molood._fs import file_sha256
 
-engine = importlib.import_module("molood.screening.engine")
+training = importlib.import_module("molood.train")
 
 
 @pytest.fixture()
@@ -58,7 +58,7 @@ def test_fpr_goes_to_the_detector(molood, tmp_path, monkeypatch, args, expect):
         seen.update(params)
         return Fitted()
 
-    monkeypatch.setattr(engine, "train_file", fake_train_file)
+    monkeypatch.setattr(training, "train_file", fake_train_file)
     r = molood("train", tmp_path / "id.csv", "-o", tmp_path / "m.molood", *args)
     assert r.exit_code == 0, r.output
     assert seen["fpr"] == expect and seen["epochs"] == 400

@@ -1,4 +1,4 @@
-"""molood.screening.scoring: the model cache, fault-tolerant scoring and the torch-free parent side."""
+"""molood.screening.models: the model cache and the torch-free parent side of a screen."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
+from molood._fs import file_sha256
 from molood.persist import MoloodVersionWarning, read_manifest
-from molood.screening.scoring import _model_info, file_sha256, get_model, score_inputs
+from molood.screening.models import get_model, model_info
 
 
 def test_get_model_caches_by_file_state(tmp_path, tiny_model_path):
@@ -26,18 +26,11 @@ def test_get_model_caches_by_file_state(tmp_path, tiny_model_path):
     assert get_model(det) is det  # an in-memory detector is used as is
 
 
-def test_score_inputs_never_raises(tiny_model):
-    scores, status = score_inputs(tiny_model, ["CCO", None, "xx", float("nan"), "c1ccccc1"])
-    assert [s == "ok" for s in status] == [True, False, False, False, True]
-    assert np.isfinite(scores[[0, 4]]).all() and np.isnan(scores[[1, 2, 3]]).all()
-    np.testing.assert_array_equal(scores[[0, 4]], tiny_model.score_samples(["CCO", "c1ccccc1"]))
-
-
 def test_parent_side_does_not_import_torch(tiny_model_path, tmp_path):
     """What a screen's parent process does with a model file leaves torch and DGL unimported
     (workers load the detector)."""
-    code = ("import sys, molood.screening.engine; from molood.screening.scoring import _model_info; "
-            f"info = _model_info({str(tiny_model_path)!r}, {str(tmp_path)!r}, "
+    code = ("import sys, molood.screening.engine; from molood.screening.models import model_info; "
+            f"info = model_info({str(tiny_model_path)!r}, {str(tmp_path)!r}, "
             "check_versions=True); "
             "print(info.sha256, info.threshold(0.05) > -1e300, "
             "[m for m in ('torch', 'dgl') if m in sys.modules])")
@@ -53,4 +46,12 @@ def test_parent_side_warns_about_version_drift(tiny_model_path, tmp_path):
     old = tmp_path / "old.molood"
     save_file(load_file(str(tiny_model_path)), str(old), metadata={"molood": json.dumps(m)})
     with pytest.warns(MoloodVersionWarning, match="dgl 0.9.0"):
-        _model_info(old, str(tmp_path), check_versions=True)
+        model_info(old, str(tmp_path), check_versions=True)
+
+
+def test_model_info_carries_the_models_fpr(fpr02_model, fpr02_model_path, tmp_path):
+    from_file = model_info(fpr02_model_path, str(tmp_path))
+    in_memory = model_info(fpr02_model, str(tmp_path))
+    assert from_file.fpr == in_memory.fpr == 0.2
+    assert from_file.threshold(0.2) == fpr02_model.threshold()
+    assert in_memory.detector is fpr02_model and from_file.detector is None

@@ -1,4 +1,4 @@
-"""Tests for molood.chem.features: OGB parity, hand-checked values, topo/leaf features, DGL batch."""
+"""molood.chem.features: OGB parity, hand-checked values, topo/leaf features, DGL batch."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 os.environ.setdefault("DGLBACKEND", "pytorch")
 
 from molood.chem.features import (  # noqa: E402
+    inputs_to_arrays,
     molblocks_to_arrays,
     mols_to_arrays,
     smiles_to_arrays,
@@ -21,7 +22,7 @@ from molood.chem.features import (  # noqa: E402
 from molood.graphs.features import leaf_features, topo_features  # noqa: E402
 from molood.graphs.arrays import GraphArrays  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # molecules that exercise the edge cases of OGB's vocabulary and of RDKit's parser
 EDGE_SMILES = [
@@ -368,7 +369,29 @@ def test_import_molood_stays_light():
     import subprocess
     import sys
 
-    code = ("import sys, molood, molood.io.readers, molood.graphs.arrays, molood.chem.features; "
+    code = ("import sys, molood, molood.io, molood.graphs.arrays, molood.chem.features, "
+            "molood.train; "
             "assert 'torch' not in sys.modules and 'dgl' not in sys.modules, "
             "[m for m in ('torch', 'dgl') if m in sys.modules]")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_inputs_to_arrays_dispatches_on_kind():
+    from rdkit import Chem
+
+    smiles = ["CCO", "C1CC", None, "[Na+].[Cl-]"]
+    blocks = [Chem.MolToMolBlock(Chem.MolFromSmiles(s)) if s in ("CCO", "[Na+].[Cl-]") else s
+              for s in smiles]
+    for largest in (False, True):
+        a, ea = inputs_to_arrays(smiles, "smiles", largest_fragment=largest)
+        b, eb = smiles_to_arrays(smiles, largest_fragment=largest)
+        assert ea == eb
+        for name in ("x", "src", "dst", "num_nodes", "num_edges"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        c, ec = inputs_to_arrays(blocks, "molblock", largest_fragment=largest)
+        d, ed = molblocks_to_arrays(blocks, largest_fragment=largest)
+        assert ec == ed and ec[0] is None and ec[1].startswith("sdf_parse_error")
+        np.testing.assert_array_equal(c.x, d.x)
+        np.testing.assert_array_equal(c.x, a.x)  # the same molecules, either way
+    with pytest.raises(ValueError, match="input kind"):
+        inputs_to_arrays(smiles, "inchi")

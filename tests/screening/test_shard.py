@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from molood.screening import shard as shard
+from molood.screening import shard, shard_summary
 
 
 def _library(path, n=103, row_group_size=10):
@@ -232,7 +232,7 @@ def test_merge_failure_mid_stream_leaves_nothing(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ summary and CLI
 def test_summarize_counts_and_throughput(tmp_path):
     full, paths = _screened_shards(tmp_path)
-    s = shard.summarize(paths, [2.0, None, 0.5])
+    s = shard_summary.summarize(paths, [2.0, None, 0.5])
     status = full.column("molood_status").to_pylist()
     flags = full.column("molood_is_ood").to_pylist()
     assert s["rows"] == 60 and s["shard_count"] == 3

@@ -19,11 +19,12 @@ import pytest
 
 import molood
 from molood.screening.columns import OUTPUT_COLUMNS
-from molood.io.readers import MoloodInputError
-from molood.screening.scoring import file_sha256, score_frame
+from molood._fs import file_sha256
+from molood.exceptions import MoloodInputError
+from molood.screening.scoring import score_frame
 from molood.screening.workdir import MoloodResumeError, work_dir_for
 
-TEST_DATA = Path(__file__).resolve().parent / "data"
+TEST_DATA = Path(__file__).resolve().parents[1] / "data"
 screen_mod = importlib.import_module("molood.screening.engine")
 
 
@@ -92,6 +93,23 @@ def test_parquet_metadata(tmp_path, library_csv, tiny_model_path, tiny_model):
     assert Path(md["molood_model_path"]) == Path(tiny_model_path).resolve()
     assert float(md["molood_fpr"]) == 0.1
     assert float(md["molood_threshold"]) == tiny_model.threshold(0.1)
+
+
+@pytest.mark.parametrize("source,workers", [("file", 1), ("file", 2), ("memory", 1)])
+def test_default_fpr_is_the_models(tmp_path, library_csv, fpr02_model, fpr02_model_path,
+                                   source, workers):
+    """No fpr given: the model's own (0.2 here), in the flags, the summary and the metadata."""
+    model = fpr02_model_path if source == "file" else fpr02_model
+    out, ref = tmp_path / "out.parquet", tmp_path / "ref.parquet"
+    s = run(library_csv, out, model, workers=workers)
+    run(library_csv, ref, model, fpr=0.2)
+    assert s.fpr == 0.2 and s.threshold == fpr02_model.threshold(0.2)
+    md = pq.read_schema(out).metadata
+    assert float(md[b"molood_fpr"]) == 0.2
+    assert float(md[b"molood_threshold"]) == fpr02_model.threshold(0.2)
+    pd.testing.assert_frame_equal(read(out), read(ref))
+    at_05 = run(library_csv, tmp_path / "o5.parquet", model, fpr=0.05)
+    assert at_05.flagged < s.flagged
 
 
 @pytest.mark.parametrize("workers,batch_size", [(1, 7), (1, 250), (2, 10)])
@@ -252,17 +270,23 @@ class Boom(Exception):
     pass
 
 
-def interrupt_after(monkeypatch, k: int, exc: type[BaseException]) -> None:
+def interrupted_run(monkeypatch, inp, out, model, after: int,
+                    exc: type[BaseException] = KeyboardInterrupt, **kw) -> None:
+    """Run a screen that fails with ``exc`` when it writes part ``after`` (after ``after``
+    finished chunks), as a Ctrl-C, a kill or a crash would."""
     real = screen_mod.write_part
     calls = {"n": 0}
 
     def flaky(wd, i, table):
-        if calls["n"] == k:
+        if calls["n"] == after:
             raise exc("injected")
         calls["n"] += 1
         real(wd, i, table)
 
-    monkeypatch.setattr(screen_mod, "write_part", flaky)
+    with monkeypatch.context() as m:
+        m.setattr(screen_mod, "write_part", flaky)
+        with pytest.raises(exc):
+            run(inp, out, model, **kw)
 
 
 @pytest.mark.parametrize("out_name,workers", [("out.parquet", 1), ("out.csv", 2), ("out.sdf", 1)])
@@ -271,10 +295,8 @@ def test_resume_after_interrupt_is_byte_identical(tmp_path, library_csv, tiny_mo
     ref = tmp_path / ("ref" + Path(out_name).suffix)
     run(library_csv, ref, tiny_model_path, batch_size=10)
     out = tmp_path / out_name
-    with monkeypatch.context() as m:
-        interrupt_after(m, 3, KeyboardInterrupt)
-        with pytest.raises(KeyboardInterrupt):
-            run(library_csv, out, tiny_model_path, batch_size=10, workers=workers)
+    interrupted_run(monkeypatch, library_csv, out, tiny_model_path, 3, batch_size=10,
+                    workers=workers)
     wd = work_dir_for(out)
     assert not out.exists() and not Path(str(out) + ".part").exists()
     assert sorted(p.name for p in wd.glob("chunk-*.parquet")) == [
@@ -287,10 +309,7 @@ def test_resume_after_interrupt_is_byte_identical(tmp_path, library_csv, tiny_mo
 
 def test_other_errors_keep_finished_chunks(tmp_path, library_csv, tiny_model_path, monkeypatch):
     out = tmp_path / "out.parquet"
-    with monkeypatch.context() as m:
-        interrupt_after(m, 2, Boom)
-        with pytest.raises(Boom):
-            run(library_csv, out, tiny_model_path, batch_size=10)
+    interrupted_run(monkeypatch, library_csv, out, tiny_model_path, 2, Boom, batch_size=10)
     assert not out.exists() and len(list(work_dir_for(out).glob("chunk-*"))) == 2
     # without resume the old chunks are discarded and the run starts over
     s = run(library_csv, out, tiny_model_path, batch_size=10)
@@ -299,10 +318,7 @@ def test_other_errors_keep_finished_chunks(tmp_path, library_csv, tiny_model_pat
 
 def test_failure_before_first_chunk_leaves_nothing(tmp_path, library_csv, tiny_model_path,
                                                    monkeypatch):
-    with monkeypatch.context() as m:
-        interrupt_after(m, 0, Boom)
-        with pytest.raises(Boom):
-            run(library_csv, tmp_path / "out.parquet", tiny_model_path)
+    interrupted_run(monkeypatch, library_csv, tmp_path / "out.parquet", tiny_model_path, 0, Boom)
     assert leftovers(tmp_path, set()) == []
 
 
@@ -316,10 +332,7 @@ def test_resume_refuses_other_settings(tmp_path, library_csv, tiny_model_path, m
     inp = tmp_path / "lib.csv"
     inp.write_bytes(library_csv.read_bytes())
     out = tmp_path / "out.parquet"
-    with monkeypatch.context() as m:
-        interrupt_after(m, 2, KeyboardInterrupt)
-        with pytest.raises(KeyboardInterrupt):
-            run(inp, out, tiny_model_path, batch_size=10)
+    interrupted_run(monkeypatch, inp, out, tiny_model_path, 2, batch_size=10)
     kw = {"batch_size": 10, "fpr": 0.05}
     if change.pop("touch", False):
         with open(inp, "a") as fh:
@@ -340,13 +353,10 @@ def test_resume_redoes_a_corrupt_part(tmp_path, library_csv, tiny_model_path, mo
     ref = tmp_path / "ref.parquet"
     run(library_csv, ref, tiny_model_path, batch_size=10)
     out = tmp_path / "out.parquet"
-    with monkeypatch.context() as m:
-        interrupt_after(m, 3, KeyboardInterrupt)
-        with pytest.raises(KeyboardInterrupt):
-            run(library_csv, out, tiny_model_path, batch_size=10)
+    interrupted_run(monkeypatch, library_csv, out, tiny_model_path, 3, batch_size=10)
     wd = work_dir_for(out)
     (wd / "chunk-00000002.parquet").write_bytes(b"garbage")  # e.g. lost in a power cut
-    (wd / "chunk-00000003.parquet.tmp").write_bytes(b"half")
+    (wd / "chunk-00000003.parquet.part").write_bytes(b"half")
     s = run(library_csv, out, tiny_model_path, resume=True)
     assert s.resumed_rows == 20
     assert out.read_bytes() == ref.read_bytes()
@@ -383,21 +393,31 @@ def test_killed_cli_run_resumes(tmp_path, tiny_model_path, library_rows, sig):
 
 def test_state_file_describes_run(tmp_path, library_csv, tiny_model_path, monkeypatch):
     out = tmp_path / "out.parquet"
-    with monkeypatch.context() as m:
-        interrupt_after(m, 1, KeyboardInterrupt)
-        with pytest.raises(KeyboardInterrupt):
-            run(library_csv, out, tiny_model_path, batch_size=10)
+    interrupted_run(monkeypatch, library_csv, out, tiny_model_path, 1, batch_size=10)
     state = json.loads((work_dir_for(out) / "state.json").read_text())
     assert state["chunk_size"] == 10 and state["model_sha256"] == file_sha256(tiny_model_path)
     assert state["input"] == os.path.abspath(library_csv)
 
 
 def test_package_screen_is_the_function(tmp_path, library_csv, tiny_model_path):
-    import molood.screening.engine  # noqa: F401 - importing the engine must not shadow molood.screen
+    import molood.screening.engine  # noqa: F401 - must not shadow molood.screen
 
     assert callable(molood.screen) and molood.screen is molood.screening.engine.screen
     s = molood.screen(library_csv, tmp_path / "o.parquet", model=tiny_model_path)
     assert s.rows > 0
+
+
+def test_parent_process_stays_torch_free(tmp_path, library_csv, tiny_model_path):
+    """With workers, only the workers load the model: the screening process imports no torch."""
+    out = tmp_path / "out.parquet"
+    code = ("import sys, molood; "
+            f"s = molood.screen({str(library_csv)!r}, {str(out)!r}, "
+            f"model={str(tiny_model_path)!r}, workers=2, batch_size=20); "
+            "print(s.rows, [m for m in ('torch', 'dgl') if m in sys.modules])")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert res.stdout.split(maxsplit=1)[1].strip() == "[]"
+    assert int(res.stdout.split()[0]) == len(read(out))
 
 
 def test_chunks_split_into_worker_tasks(tmp_path, library_csv, tiny_model_path, monkeypatch):
