@@ -140,5 +140,6 @@ def minibatches(perm: np.ndarray, batch_size: int) -> list[np.ndarray]:
     (a one-graph batch has no in-batch negatives)."""
     chunks = [perm[i:i + batch_size] for i in range(0, len(perm), batch_size)]
     if batch_size > 1 and len(chunks) > 1 and len(chunks[-1]) == 1:
-        chunks[-2] = np.concatenate([chunks[-2], chunks.pop()])
+        last = chunks.pop()
+        chunks[-1] = np.concatenate([chunks[-1], last])
     return chunks
