@@ -9,8 +9,8 @@ file or the whole new one, never a truncated one, whatever happens to the writin
 writers that take a file name: Parquet writers, ``safetensors``, ``open``);
 :func:`part_path`/:func:`commit_part`/:func:`remove_part` are its steps, for writers that hold a
 file open across calls (:class:`molood.io.writers.Writer`). The temporary file is created by
-the caller's own writer, so its mode is what ``open()`` gives (``0o666`` minus the umask).
-Standard library only.
+the caller's own writer; on commit its mode is set to what ``open()`` gives (``0o666`` minus
+the umask), since some writers (``safetensors``) create ``0o600`` files. Standard library only.
 """
 
 from __future__ import annotations
@@ -41,8 +41,16 @@ def part_path(path: str | os.PathLike) -> Path:
     return Path(os.fspath(path) + PART_SUFFIX)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def commit_part(part: str | os.PathLike, path: str | os.PathLike) -> None:
-    """Flush the finished, closed file ``part`` to disk and rename it to ``path`` (atomic)."""
+    """Flush the finished, closed file ``part`` to disk and rename it to ``path`` (atomic), with
+    the mode ``open()`` would have given it."""
+    os.chmod(part, 0o666 & ~_umask())
     fd = os.open(part, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from molood._fs import atomic_path
 from molood.exceptions import MoloodModelError, MoloodVersionWarning  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -100,17 +101,8 @@ def save_model(det: "BaseDetector", path: str | os.PathLike) -> Path:
     }
     meta = {"molood": json.dumps(manifest, allow_nan=False, default=_jsonable)}
     tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    with atomic_path(path, makedirs=True) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # a readable file, as open() would create it
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

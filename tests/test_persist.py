@@ -300,3 +300,15 @@ def test_same_data_seed_and_versions_give_a_byte_identical_model_file(tmp_path):
     m = read_manifest(paths[0])
     assert "training_time_s" not in m and all("time_s" not in r for r in m["history"])
     assert "verbose" not in m["params"] and "n_jobs" not in m["params"]
+
+
+def test_model_file_is_readable_like_any_new_file(tmp_path, det):
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        det.save(tmp_path / "m.molood")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m.molood").stat().st_mode) == 0o644
+    assert not list(tmp_path.glob("*.part"))
