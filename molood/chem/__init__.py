@@ -1,4 +1,4 @@
 """Chemistry: RDKit parsing with per-row error reasons and the OGB atom features.
 
-RDKit and numpy only (no torch): molecules in, :class:`~molood.graphs.GraphArrays` out.
+RDKit and numpy only (no torch): molecules in, :class:`~molood.graphs.arrays.GraphArrays` out.
 """

@@ -1,6 +1,6 @@
 """``molood train``: fit a SEGO detector on a file of in-distribution molecules.
 
-Calls :func:`molood.screening.engine.train_file`; every option is a detector parameter and is
+Calls :func:`molood.train.train_file`; every option is a detector parameter and is
 stored in the model file, ``--fpr`` included: it becomes the model's default false-positive
 rate, the one ``molood screen`` uses when it is given no ``--fpr``.
 """

@@ -47,6 +47,10 @@ Both modes differ from the published code where screening needs it:
    one-atom molecules train and score finite.
 4. **Trees only for training.** Coding trees are built once per fit, for the training molecules
    only; scoring never needs trees (neither mode's score uses the tree term).
+
+This module is longer than the house's ~400 lines because it holds one concept that reads
+better whole: the estimator (fit, the scoring internals the bank and calibration share, and its
+model-file state). The training loop, networks, losses and batching live beside it.
 """
 
 from __future__ import annotations
