@@ -99,10 +99,9 @@ def test_toy_shift_aromatic_scores_higher(fitted):
     assert auc > 0.8, auc
 
 
-def test_calibration_flag_rate_near_fpr_on_unseen_id(fitted):
-    for fpr in (0.1, 0.2):
-        rate = fitted.predict(UNSEEN, fpr=fpr).mean()
-        assert abs(rate - fpr) < 0.12, (fpr, rate)
+def test_calibration_identities(fitted):
+    # (the flag rate on unseen ID molecules is checked against a binomial bound, over seeds, in
+    # test_detector_science.py)
     # conformal identity on the calibration scores themselves
     p = fitted.pvalues_from_scores(fitted.cal_scores_)
     assert (p <= 0.1 + 1e-12).mean() <= 0.1 + 1e-12
