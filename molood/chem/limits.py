@@ -13,10 +13,11 @@ DEFAULT_MAX_ATOMS = 1000
 hydrogens RDKit keeps as atoms; for ``largest_fragment=True``, those of the kept fragment).
 
 Why a cap: SEGO's node-level loss contrasts every atom of a molecule with every other, so its
-time and memory grow with n². Scoring a 1,000-atom molecule (tiny model, one core) takes
-~0.03 s and ~40 MB above the interpreter; at 20,000 atoms the loss alone is 400× that
-(``benchmarks/hostile.py``). One such row must not stall or sink a screen of a million ordinary
-ones; the largest ChEMBL approved drug has 200 heavy atoms, so 1,000 refuses no drug-like
+time grows with n² (memory is held to ~45 MB by computing it in blocks). With the bundled model
+on one core (``benchmarks/hostile.py``), a 1,000-atom molecule scores in ~0.03 s with ~23 MB
+of peak memory; a 20,000-atom chain takes 3.3 s and ~120 MB, the time of ~10,000 approved
+drugs (~2,900 per second). One such row must not stall a screen of a million ordinary ones;
+the largest ChEMBL approved drug has 200 heavy atoms, so 1,000 refuses no drug-like
 molecule. A refused row gets the reason :func:`too_large` and no score."""
 
 
