@@ -34,6 +34,7 @@ from typing import Sequence
 import numpy as np
 from rdkit import Chem
 
+from molood.chem.limits import DEFAULT_MAX_ATOMS, plain_smiles_atoms, too_large
 from molood.chem.parse import InputKind, check_kind, parse_molblock, parse_smiles, quiet_rdkit
 from molood.graphs.arrays import GraphArrays
 
@@ -42,7 +43,9 @@ __all__ = [
     "smiles_to_arrays",
     "molblocks_to_arrays",
     "inputs_to_arrays",
+    "size_error",
     "ATOM_FEATURE_DIMS",
+    "DEFAULT_MAX_ATOMS",
 ]
 
 #: sizes of the 9 OGB atom-feature vocabularies (``ogb.utils.features.get_atom_feature_dims``)
@@ -247,6 +250,21 @@ def _pick_fragment(frags: tuple[tuple[int, ...], ...], z: list[int]) -> tuple[in
     return tuple(sorted(best))
 
 
+def size_error(mol: Chem.Mol, max_atoms: int | None, largest_fragment: bool = False
+               ) -> str | None:
+    """``"too_large: N atoms (max_atoms=M)"`` when the graph featurized from ``mol`` (its kept
+    fragment with ``largest_fragment``) has more than ``max_atoms`` atoms, else None (also
+    for ``max_atoms=None``). See :data:`~molood.chem.limits.DEFAULT_MAX_ATOMS`."""
+    n = mol.GetNumAtoms()
+    if max_atoms is None or n <= max_atoms:
+        return None
+    if largest_fragment:
+        frags = Chem.GetMolFrags(mol)
+        if len(frags) > 1:
+            n = len(_pick_fragment(frags, [a.GetAtomicNum() for a in mol.GetAtoms()]))
+    return too_large(n, max_atoms) if n > max_atoms else None
+
+
 def _select_fragments(x, src, dst, n_atoms, num_edges, node_off, frag_keep) -> GraphArrays:
     keep = np.ones(x.shape[0], dtype=bool)
     for i, atoms in frag_keep:
@@ -264,17 +282,23 @@ def _select_fragments(x, src, dst, n_atoms, num_edges, node_off, frag_keep) -> G
                        num_nodes=nn, num_edges=ne)
 
 
-def smiles_to_arrays(smiles: Sequence[str], largest_fragment: bool = False
-                     ) -> tuple[GraphArrays, list[str | None]]:
+def smiles_to_arrays(smiles: Sequence[str], largest_fragment: bool = False,
+                     max_atoms: int | None = None) -> tuple[GraphArrays, list[str | None]]:
     """Parse and featurize SMILES; never raises for any input value.
+
+    ``max_atoms``: molecules with more atoms (:func:`size_error`) are not featurized; their
+    reason is ``"too_large: N atoms (max_atoms=M)"`` (a plain SMILES is counted before parsing).
+    None (the default) featurizes any size; scoring uses
+    :data:`~molood.chem.limits.DEFAULT_MAX_ATOMS`.
 
     Returns
     -------
     arrays : GraphArrays
         The valid molecules only, in input order.
     errors : list of (str or None), one per input
-        None for a valid molecule, else the reason: ``"empty"`` (None/NaN/blank/no atoms) or
-        ``"invalid_smiles: <RDKit message>"``. RDKit's log output is captured, not printed.
+        None for a valid molecule, else the reason: ``"empty"`` (None/NaN/blank/no atoms),
+        ``"invalid_smiles: <RDKit message>"`` or ``"too_large: ..."``. RDKit's log output is
+        captured, not printed.
     """
     acc = _Accumulator(largest_fragment)
     add = acc.add
@@ -289,6 +313,11 @@ def smiles_to_arrays(smiles: Sequence[str], largest_fragment: bool = False
                 # RDKit's SMILES parser sets chiral tags only from '@' (or from CXSMILES data)
                 chiral = "@" in t or "|" in t
                 plain = _is_plain_smiles(t)
+                if (max_atoms is not None and plain and len(t) > max_atoms
+                        and not (largest_fragment and "." in t)
+                        and (n_text := plain_smiles_atoms(t)) > max_atoms):
+                    errors[i] = too_large(n_text, max_atoms)
+                    continue
                 if t and t.isascii() and "\x00" not in t:
                     try:
                         mol = from_smiles(t)
@@ -299,27 +328,34 @@ def smiles_to_arrays(smiles: Sequence[str], largest_fragment: bool = False
                 if mol is None:
                     continue
                 chiral, plain = True, False
+            if max_atoms is not None and (err := size_error(mol, max_atoms, largest_fragment)):
+                errors[i] = err
+                continue
             add(mol, chiral, plain)
     return acc.finish(), errors
 
 
-def molblocks_to_arrays(blocks: Sequence[str | None], largest_fragment: bool = False
-                        ) -> tuple[GraphArrays, list[str | None]]:
-    """Like :func:`smiles_to_arrays` for MDL mol blocks (SDF records); reasons are ``"empty"``
-    or ``"sdf_parse_error: <RDKit message>"``."""
+def molblocks_to_arrays(blocks: Sequence[str | None], largest_fragment: bool = False,
+                        max_atoms: int | None = None) -> tuple[GraphArrays, list[str | None]]:
+    """Like :func:`smiles_to_arrays` for MDL mol blocks (SDF records); reasons are ``"empty"``,
+    ``"sdf_parse_error: <RDKit message>"`` or ``"too_large: ..."`` (``max_atoms``)."""
     acc = _Accumulator(largest_fragment)
     errors: list[str | None] = [None] * len(blocks)
     for i, b in enumerate(blocks):
         mol, errors[i] = parse_molblock(b)
-        if mol is not None:
+        if mol is not None and max_atoms is not None:
+            errors[i] = size_error(mol, max_atoms, largest_fragment)
+        if mol is not None and errors[i] is None:
             acc.add(mol)
     return acc.finish(), errors
 
 
 def inputs_to_arrays(inputs: Sequence[object], kind: InputKind = "smiles",
-                     largest_fragment: bool = False) -> tuple[GraphArrays, list[str | None]]:
+                     largest_fragment: bool = False, max_atoms: int | None = None
+                     ) -> tuple[GraphArrays, list[str | None]]:
     """Parse and featurize raw inputs of one kind: SMILES strings (:func:`smiles_to_arrays`)
     or mol blocks (:func:`molblocks_to_arrays`). The one place that dispatches on the kind of
-    a batch (library readers, screening, the accessor); never raises for an input value."""
+    a batch (library readers, screening, the accessor); never raises for an input value.
+    Molecules above ``max_atoms`` get the reason ``too_large: ...`` (None: no cap)."""
     fn = molblocks_to_arrays if check_kind(kind) == "molblock" else smiles_to_arrays
-    return fn(inputs, largest_fragment=largest_fragment)
+    return fn(inputs, largest_fragment=largest_fragment, max_atoms=max_atoms)

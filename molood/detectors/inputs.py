@@ -32,24 +32,37 @@ def as_list(X: Any) -> list[Any]:
     return list(X.tolist() if hasattr(X, "tolist") else X)
 
 
-def to_graph_arrays(X: Any, largest_fragment: bool = False
+def to_graph_arrays(X: Any, largest_fragment: bool = False, max_atoms: int | None = None
                     ) -> tuple[GraphArrays | None, np.ndarray, list[str | None]]:
     """(GraphArrays of the valid inputs in input order, bool mask [n] of valid inputs, error
     reason per input). Never raises for an unparseable molecule; a non-molecule item (not a
-    str, Mol, None or NaN) is a TypeError."""
+    str, Mol, None or NaN) is a TypeError. Molecules with more than ``max_atoms`` atoms are
+    invalid with the reason ``"too_large: N atoms (max_atoms=M)"``; so are graphs of a
+    GraphArrays input with more nodes (they are then left out of the returned set)."""
+    errors: list[str | None]
     if isinstance(X, GraphArrays):
-        return X, np.ones(len(X), dtype=bool), [None] * len(X)
-    from molood.chem.features import mols_to_arrays, smiles_to_arrays
+        errors = [None] * len(X)
+        if max_atoms is not None and (X.num_nodes > max_atoms).any():
+            from molood.chem.limits import too_large
+
+            errors = [None if n <= max_atoms else too_large(n, max_atoms)
+                      for n in X.num_nodes.tolist()]
+            keep = np.flatnonzero(X.num_nodes <= max_atoms)
+            return (X.take(keep) if keep.size else None), X.num_nodes <= max_atoms, errors
+        return X, np.ones(len(X), dtype=bool), errors
+    from molood.chem.features import mols_to_arrays, size_error, smiles_to_arrays
 
     mol_type = _mol_type()
     items = as_list(X)
-    errors: list[str | None] = [None] * len(items)
+    errors = [None] * len(items)
     str_rows, mol_rows = [], []
     for i, it in enumerate(items):
         if isinstance(it, str):
             str_rows.append(i)
         elif isinstance(it, mol_type):
-            mol_rows.append(i)
+            errors[i] = size_error(it, max_atoms, largest_fragment)
+            if errors[i] is None:
+                mol_rows.append(i)
         elif it is None or (isinstance(it, float) and math.isnan(it)):
             errors[i] = "missing value"
         else:
@@ -59,7 +72,7 @@ def to_graph_arrays(X: Any, largest_fragment: bool = False
     order: list[int] = []
     if str_rows:
         ga, errs = smiles_to_arrays([items[i] for i in str_rows],
-                                    largest_fragment=largest_fragment)
+                                    largest_fragment=largest_fragment, max_atoms=max_atoms)
         ok = []
         for i, e in zip(str_rows, errs):
             if e is None:

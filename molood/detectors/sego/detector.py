@@ -63,6 +63,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from molood.chem.limits import DEFAULT_MAX_ATOMS
 from molood.detectors.base import BaseDetector
 from molood.detectors.calibration import check_fpr, zscore_stats
 from molood.detectors.inputs import (
@@ -138,6 +139,11 @@ class SEGODetector(BaseDetector):
         machine); parallelise over processes instead.
     verbose : bool, default=True
         tqdm progress bar (stderr) with per-epoch losses during fit.
+    max_atoms : int or None, default=1000
+        Scoring refuses molecules with more atoms: NaN score, reason ``"too_large: N atoms
+        (max_atoms=M)"`` (:meth:`score_components`' ``status``). The node-level loss is
+        quadratic in atoms (:data:`~molood.chem.limits.DEFAULT_MAX_ATOMS`); None scores any
+        size. Not used by ``fit``; not stored in model files (a resource limit of the caller).
 
     Attributes
     ----------
@@ -158,7 +164,7 @@ class SEGODetector(BaseDetector):
         Per-epoch mean losses and adaptive weights.
     """
 
-    _RUNTIME_PARAMS = ("verbose", "n_jobs", "tree_cache")
+    _RUNTIME_PARAMS = ("verbose", "n_jobs", "tree_cache", "max_atoms")
 
     def __init__(self, *, epochs: int = 400, batch_size: int = 128, lr: float = 1e-4,
                  tree_lr: float = 1e-3, alpha: float = 0.5, tree_height: int = 5,
@@ -167,7 +173,7 @@ class SEGODetector(BaseDetector):
                  bank_size: int = 127, fpr: float = 0.05, seed: int = 0, n_jobs: int = 1,
                  largest_fragment: bool = False, on_invalid: Literal["raise", "skip"] = "raise",
                  tree_cache: Any = None, num_threads: int | None = 1,
-                 verbose: bool = True) -> None:
+                 verbose: bool = True, max_atoms: int | None = DEFAULT_MAX_ATOMS) -> None:
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -187,6 +193,7 @@ class SEGODetector(BaseDetector):
         self.tree_cache = tree_cache
         self.num_threads = num_threads
         self.verbose = verbose
+        self.max_atoms = max_atoms
 
     def _validate_params(self) -> None:
         if self.mode not in ("default", "faithful"):
@@ -376,24 +383,32 @@ class SEGODetector(BaseDetector):
 
     # ------------------------------------------------------------------ public scoring API
     def score_graphs(self, ga: GraphArrays, batch_size: int = 512) -> np.ndarray:
-        """OOD scores (float64 [B], higher = more OOD) of an already featurized graph set."""
+        """OOD scores (float64 [B], higher = more OOD) of an already featurized graph set;
+        NaN for graphs with more than ``max_atoms`` nodes (never featurized further)."""
         self._check_is_fitted()
-        if len(ga) == 0:
-            return np.zeros(0, dtype=np.float64)
-        if ga.x.shape[1] != self.n_features_in_:
+        if ga.x.shape[1] != self.n_features_in_ and len(ga):
             raise ValueError(f"graphs have {ga.x.shape[1]} node features, the model was trained "
                              f"on {self.n_features_in_}")
+        out = np.full(len(ga), np.nan, dtype=np.float64)
+        ok = (np.ones(len(ga), dtype=bool) if self.max_atoms is None
+              else ga.num_nodes <= int(self.max_atoms))
+        if not ok.any():
+            return out
+        sub = ga if ok.all() else ga.take(np.flatnonzero(ok))
         with torch_threads(self.num_threads):
-            data = prepare(ga, with_leaf=False)
-            comps = self._components(data, np.arange(len(ga)), max(1, int(batch_size)))
-        return self._combine(*comps)
+            data = prepare(sub, with_leaf=False)
+            comps = self._components(data, np.arange(len(sub)), max(1, int(batch_size)))
+        out[ok] = self._combine(*comps)
+        return out
 
     def score_components(self, X: Any, batch_size: int = 512) -> dict[str, np.ndarray]:
         """Raw per-molecule ``global`` and ``local`` losses and the final ``score`` (NaN rows for
-        unparseable input)."""
+        unparseable input or molecules above ``max_atoms``), and ``status`` (object array of
+        str): ``"ok"`` or the reason a row was not scored (as in a screen's status column)."""
         self._check_is_fitted()
-        ga, valid, _ = to_graph_arrays(X, self.largest_fragment)
+        ga, valid, errors = to_graph_arrays(X, self.largest_fragment, self.max_atoms)
         out = {k: np.full(valid.shape[0], np.nan) for k in ("global", "local", "score")}
+        out["status"] = np.array(["ok" if e is None else e for e in errors], dtype=object)
         if ga is not None:
             with torch_threads(self.num_threads):
                 l_g, l_n, nn_ = self._components(prepare(ga, with_leaf=False),
@@ -410,7 +425,7 @@ class SEGODetector(BaseDetector):
         on input order or on the other inputs.
         """
         self._check_is_fitted()
-        ga, valid, _ = to_graph_arrays(X, self.largest_fragment)
+        ga, valid, _ = to_graph_arrays(X, self.largest_fragment, self.max_atoms)
         out = np.full(valid.shape[0], np.nan, dtype=np.float64)
         if ga is not None:
             out[valid] = self.score_graphs(ga, batch_size=batch_size)
@@ -428,7 +443,7 @@ class SEGODetector(BaseDetector):
         paper's numbers comes from scoring ID and OOD test molecules together.
         """
         self._check_is_fitted()
-        ga, valid, _ = to_graph_arrays(X, self.largest_fragment)
+        ga, valid, _ = to_graph_arrays(X, self.largest_fragment, self.max_atoms)
         out = np.full(valid.shape[0], np.nan, dtype=np.float64)
         if ga is None:
             return out

@@ -175,6 +175,10 @@ def local_infonce(x: Tensor, y: Tensor, node_graph: Tensor, num_nodes: Tensor,
 
 
 _EVAL_PAD = 8  # local_infonce_eval pads a graph of n nodes to the next multiple of this
+_EVAL_BUDGET = 1 << 21
+"""Most similarity entries local_infonce_eval holds at once (b graphs × p² of a size class, or
+rows × p of one large graph): ~21 bytes each with the float32 products, the float64 copy and
+the mask, so ~45 MB. Ordinary batches never reach it (512 graphs of ≤ 64 atoms are 2²¹)."""
 
 
 def local_infonce_eval(x: Tensor, y: Tensor, num_nodes: Tensor, tau: float = TAU) -> Tensor:
@@ -187,6 +191,12 @@ def local_infonce_eval(x: Tensor, y: Tensor, num_nodes: Tensor, tau: float = TAU
     batch would change them in the last bits). The extra rows repeat the graph's first node
     (one gather, no zero-filled copy) and are masked out exactly. Norms, cosines, ``exp``/``log``
     and means are float64.
+
+    Memory: a size class is cut into groups of at most :data:`_EVAL_BUDGET` / p² graphs (the
+    same bits: a graph's product does not depend on the others). A graph with p² above the
+    budget (p > 1448, above :data:`molood.chem.features.DEFAULT_MAX_ATOMS`) is done in row
+    blocks instead (:func:`_local_eval_rows`; other summation order, so other last bits), so
+    memory stays ~45 MB at any size; time stays O(n²·E).
 
     Parameters
     ----------
@@ -202,32 +212,70 @@ def local_infonce_eval(x: Tensor, y: Tensor, num_nodes: Tensor, tau: float = TAU
     with torch.inference_mode():
         nx = torch.linalg.vector_norm(x, dim=1, dtype=torch.float64).clamp_min_(_NORM_EPS)
         ny = torch.linalg.vector_norm(y, dim=1, dtype=torch.float64).clamp_min_(_NORM_EPS)
-        e = x.shape[1]
         offsets = np.cumsum(counts) - counts
         padded = (counts + (_EVAL_PAD - 1)) // _EVAL_PAD * _EVAL_PAD
         scored = counts > 1
         for p in np.unique(padded[scored]).tolist():
             graphs = np.flatnonzero((padded == p) & scored)
-            b, nn_ = graphs.shape[0], counts[graphs]
-            ar = np.arange(p)
-            valid_np = ar[None, :] < nn_[:, None]  # [b, p]
-            first = offsets[graphs][:, None]
-            rows = torch.from_numpy(np.where(valid_np, first + ar[None, :], first).reshape(-1))
-            valid = torch.from_numpy(valid_np)
-            s = torch.bmm(x.index_select(0, rows).view(b, p, e),
-                          y.index_select(0, rows).view(b, p, e).transpose(1, 2)).double()
-            s.div_(nx.index_select(0, rows).view(b, p, 1))
-            s.div_(ny.index_select(0, rows).view(b, 1, p)).div_(tau)  # cos(x_i, y_j) / τ
-            diag = s.diagonal(dim1=1, dim2=2).clone()  # [b, p]
-            pair = valid[:, :, None] & valid[:, None, :]
-            pair.diagonal(dim1=1, dim2=2).fill_(False)
-            ex = s.exp_().mul_(pair)
-            row = ex.sum(dim=2).add_(_DEN_EPS).log_()  # x_i against the other y_j of its graph
-            col = ex.sum(dim=1).add_(_DEN_EPS).log_()  # y_i against the other x_j of its graph
-            per_node = (row + col).div_(2).sub_(diag).mul_(valid)
-            out[torch.from_numpy(graphs)] = (per_node.sum(dim=1)
-                                             / torch.from_numpy(nn_).to(torch.float64))
+            if p * p > _EVAL_BUDGET:
+                for g in graphs.tolist():
+                    lo, n = int(offsets[g]), int(counts[g])
+                    out[g] = _local_eval_rows(x[lo:lo + n], y[lo:lo + n], nx[lo:lo + n],
+                                              ny[lo:lo + n], tau)
+                continue
+            step = _EVAL_BUDGET // (p * p)
+            for s in range(0, graphs.shape[0], step):
+                g = graphs[s:s + step]
+                out[torch.from_numpy(g)] = _local_eval_class(x, y, nx, ny, offsets[g],
+                                                             counts[g], p, tau)
     return out
+
+
+def _local_eval_class(x: Tensor, y: Tensor, nx: Tensor, ny: Tensor, first_np: np.ndarray,
+                      nn_: np.ndarray, p: int, tau: float) -> Tensor:
+    """Per-graph local loss [b] of b graphs of one size class ``p`` (nodes ``first_np[g]`` ..
+    ``+ nn_[g]``), padded to p rows; ``nx``/``ny`` are the float64 row norms [N]."""
+    b, e = nn_.shape[0], x.shape[1]
+    ar = np.arange(p)
+    valid_np = ar[None, :] < nn_[:, None]  # [b, p]
+    first = first_np[:, None]
+    rows = torch.from_numpy(np.where(valid_np, first + ar[None, :], first).reshape(-1))
+    valid = torch.from_numpy(valid_np)
+    s = torch.bmm(x.index_select(0, rows).view(b, p, e),
+                  y.index_select(0, rows).view(b, p, e).transpose(1, 2)).double()
+    s.div_(nx.index_select(0, rows).view(b, p, 1))
+    s.div_(ny.index_select(0, rows).view(b, 1, p)).div_(tau)  # cos(x_i, y_j) / τ
+    diag = s.diagonal(dim1=1, dim2=2).clone()  # [b, p]
+    pair = valid[:, :, None] & valid[:, None, :]
+    pair.diagonal(dim1=1, dim2=2).fill_(False)
+    ex = s.exp_().mul_(pair)
+    row = ex.sum(dim=2).add_(_DEN_EPS).log_()  # x_i against the other y_j of its graph
+    col = ex.sum(dim=1).add_(_DEN_EPS).log_()  # y_i against the other x_j of its graph
+    per_node = (row + col).div_(2).sub_(diag).mul_(valid)
+    return per_node.sum(dim=1) / torch.from_numpy(nn_).to(torch.float64)
+
+
+def _local_eval_rows(x: Tensor, y: Tensor, nx: Tensor, ny: Tensor, tau: float) -> Tensor:
+    """Local loss (0-d float64) of one graph of n nodes (``x``, ``y`` [n, E] float32, norms
+    ``nx``, ``ny`` [n] float64) in blocks of ``_EVAL_BUDGET // n`` rows of the n × n
+    similarity: row sums per block, column sums accumulated over blocks."""
+    n = x.shape[0]
+    step = max(1, _EVAL_BUDGET // n)
+    col = torch.zeros(n, dtype=torch.float64)
+    per_node = torch.zeros(n, dtype=torch.float64)
+    yt = y.t()
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        s = (x[lo:hi] @ yt).double()
+        s.div_(nx[lo:hi, None]).div_(ny[None, :]).div_(tau)  # cos(x_i, y_j) / τ
+        i = torch.arange(hi - lo)
+        diag = s[i, i + lo].clone()
+        ex = s.exp_()
+        ex[i, i + lo] = 0.0
+        per_node[lo:hi] = ex.sum(dim=1).add_(_DEN_EPS).log_().div_(2).sub_(diag)
+        col.add_(ex.sum(dim=0))
+    per_node.add_(col.add_(_DEN_EPS).log_().div_(2))
+    return per_node.sum() / n
 
 
 def adaptive_weights(sigmas: Tensor | list[float], alpha: float) -> Tensor:

@@ -150,3 +150,25 @@ def test_local_infonce_eval_matches_and_ignores_neighbours():
     lo = sum(sizes[:6])
     alone = local_infonce_eval(x[lo:lo + 25], y[lo:lo + 25], torch.tensor([25]))
     assert torch.equal(alone[0], got[6])
+
+
+def test_local_infonce_eval_bounded_memory_paths(monkeypatch):
+    """Size classes cut into groups keep the bits; graphs above the budget go by row blocks
+    (other float32 products: equal to ~1e-7, to the float64 reference to 1e-5)."""
+    import molood.detectors.sego.losses as losses
+
+    g = torch.Generator().manual_seed(1)
+    sizes = [5, 6, 7, 30, 31, 2, 120, 1, 6]
+    nn = torch.tensor(sizes)
+    x = torch.randn(sum(sizes), 16, generator=g)
+    y = x + 0.5 * torch.randn(sum(sizes), 16, generator=g)
+    whole = losses.local_infonce_eval(x, y, nn)
+    monkeypatch.setattr(losses, "_EVAL_BUDGET", 128)  # p = 8: groups of 2; p >= 32: row blocks
+    rows = losses.local_infonce_eval(x, y, nn)
+    small = [0, 1, 2, 5, 8]
+    assert torch.equal(rows[small], whole[small])
+    torch.testing.assert_close(rows, whole, rtol=0, atol=1e-6)
+    node_graph = torch.repeat_interleave(torch.arange(len(sizes)), nn)
+    torch.testing.assert_close(rows, local_infonce(x.double(), y.double(), node_graph, nn),
+                               rtol=0, atol=1e-5)
+    assert rows[7] == 0.0
