@@ -205,7 +205,9 @@ def _table_batches(tables: Iterable[pa.Table], smiles_col: str, first_row: int
         col = t.column(smiles_col)
         if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
             col = col.cast(pa.string())
-        yield make_batch(row, t.to_pandas(), col.to_pylist())
+        # ignore_metadata: a pandas-written file's index columns stay columns (carried to the
+        # output like any other), and every batch gets its own RangeIndex
+        yield make_batch(row, t.to_pandas(ignore_metadata=True), col.to_pylist())
 
 
 def _read_parquet(path: str, smiles_col: str | None, batch_size: int, start_row: int
