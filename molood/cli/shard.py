@@ -14,7 +14,8 @@ import time
 
 import click
 
-from molood.cli.main import errors
+from molood.cli.main import errors, report
+from molood.screening.summary import plural
 
 __all__ = ["shard", "merge"]
 
@@ -90,8 +91,8 @@ def extract(library: str, index: int, shard_rows: int, output: str) -> None:
         rows = extract_shard(library, index, shard_rows, output)
     except IndexError as exc:  # shard beyond the end of the library
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"shard {index}: {rows} rows -> {output} ({time.perf_counter() - t0:.2f} s)",
-               err=True)
+    report(f"shard {index}: {plural(rows, 'row')} -> {output} "
+           f"({time.perf_counter() - t0:.2f} s)", prefix="")
 
 
 @shard.command()
@@ -114,7 +115,7 @@ def split(library: str, shard_rows: int, out_dir: str) -> None:
     from molood.screening.shard import split as split_library
 
     paths = split_library(library, out_dir, shard_rows)
-    click.echo(f"{len(paths)} shards -> {out_dir}", err=True)
+    report(f"{plural(len(paths), 'shard')} -> {out_dir}", prefix="")
 
 
 def _metadata(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -160,7 +161,8 @@ def merge(shards: tuple[str, ...], output: str, summary: str | None, summary_tsv
     (their molood_* Parquet metadata must agree); otherwise nothing is written and the exit
     status is 1. Per-shard metadata (each shard's input name) is dropped unless set with
     --set-metadata. With --summary/--summary-tsv, also writes the counts of scored, invalid
-    and flagged rows per shard and in total.
+    and flagged rows per shard and in total; the summary's metadata is OUTPUT's (so
+    --set-metadata molood_input=library.parquet names the library there too).
 
     \b
     Examples:
@@ -177,9 +179,10 @@ def merge(shards: tuple[str, ...], output: str, summary: str | None, summary_tsv
 
     t0 = time.perf_counter()
     res = merge_shards(shards, output, metadata=overrides)
-    click.echo(f"merged {len(shards)} shards, {res['rows']} rows -> {output} "
-               f"({time.perf_counter() - t0:.2f} s)", err=True)
+    report(f"merged {plural(len(shards), 'shard')}, {plural(res['rows'], 'row')} -> {output} "
+           f"({time.perf_counter() - t0:.2f} s)", prefix="")
     if summary or summary_tsv:
         secs = [shard_summary.read_benchmark(b) for b in benchmark] if benchmark else None
         shard_summary.write_summary(
-            shard_summary.summarize(shards, secs, logs=list(log) or None), summary, summary_tsv)
+            shard_summary.summarize(shards, secs, logs=list(log) or None, merged=output),
+            summary, summary_tsv)

@@ -60,12 +60,11 @@ def summarize(screened: Sequence[str | os.PathLike],
               merged: str | os.PathLike | None = None) -> dict:
     """Counts of screened shards, streaming only the status and flag columns.
 
-    Returns ``{"library", "output", "rows", "scored", "invalid", "flagged", "status_counts",
-    "shards": [...], "metadata"}``. ``library`` is the screened library (the shards' source)
-    and ``merged`` the merged output; ``metadata`` is the merged output's key-value metadata
-    when ``merged`` is given (it names the library in ``molood_input``, as one ``molood
-    screen`` of the library would), else the first shard's (which names that shard). Each
-    shard entry has ``shard``, ``path``, ``rows``, ``scored``, ``invalid``,
+    Returns ``{"library", "rows", "scored", "invalid", "flagged", "status_counts", "shards":
+    [...], "metadata"}``. ``library`` is the screened library (the shards' source; None if not
+    given). ``metadata`` is the key-value metadata of the ``merged`` output when given (the
+    workflow's names the library in ``molood_input``, as one ``molood screen`` of the library
+    would), else the first shard's (which names that shard). Each shard entry has ``shard``, ``path``, ``rows``, ``scored``, ``invalid``,
     ``flagged``, ``seconds`` (the job's wall time, e.g. from its Snakemake benchmark file) and
     ``rows_per_s`` (``rows / seconds``), and, when ``logs`` (the ``molood screen`` log per
     shard) are given, ``screen_seconds`` and ``mol_per_s`` from the log's summary line; None
@@ -115,7 +114,6 @@ def summarize(screened: Sequence[str | os.PathLike],
               if k != b"pandas"}
     secs = [s["seconds"] for s in shards if s["seconds"] is not None]
     return {"library": None if library is None else os.fspath(library),
-            "output": None if merged is None else os.fspath(merged),
             **total,
             "shard_count": len(shards),
             "screen_seconds_total": round(sum(secs), 4) if secs else None,
