@@ -114,8 +114,8 @@ def _table_id(plan: InputPlan, id_col: str | None, path: str) -> InputPlan:
         return plan
     names = [f.name for f in plan.fields]
     if id_col not in names:
-        raise MoloodInputError(f"{path}: no column {id_col!r} for the ID column (--id-col); "
-                               f"columns are {names}")
+        raise MoloodInputError(f"{path}: no column {id_col!r} for the ID column (--id-col, "
+                               f"Python: id_col=); columns are {names}")
     plan.fields = ([plan.fields[names.index(id_col)]]
                    + [f for f in plan.fields if f.name != id_col])
     plan.id_col = id_col

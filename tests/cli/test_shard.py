@@ -138,3 +138,20 @@ def test_errors(molood, library, tmp_path, case):
     assert expect in r.output and "Traceback" not in r.output
     assert len([ln for ln in r.output.splitlines() if ln.startswith("Error: ")]) == 1
     assert not out.exists() and not list(tmp_path.rglob("*.part"))
+
+
+@pytest.mark.parametrize("cmd", ["count", "extract", "split", "merge"])
+def test_corrupt_parquet_is_one_error_line(molood, library, tmp_path, cmd):
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1" + b"\0" * 50)
+    out = tmp_path / "o"
+    args = {"count": ["shard", "count", bad],
+            "extract": ["shard", "extract", bad, "--index", 0, "--shard-rows", 5, "-o", out],
+            "split": ["shard", "split", bad, "--shard-rows", 5, "-o", out],
+            "merge": ["merge", library, bad, "-o", out]}[cmd]
+    r = molood(*args)
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    errors = [ln for ln in r.output.splitlines() if ln.startswith("Error: ")]
+    assert len(errors) == 1 and errors[0].startswith(
+        f"Error: {bad}: cannot read: not a readable Parquet file: it is corrupt or truncated")
+    assert not out.exists()
