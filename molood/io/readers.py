@@ -13,7 +13,7 @@ wrong (:func:`~molood.io.formats.read_errors`), whether it is found when the fil
 half-way through it. So does an empty CSV/TSV file (0 bytes: no header line, so no columns and
 no SMILES column); a header without rows is a valid library of no rows.
 
-:func:`csv_columns` (a table's header), :func:`parquet_file` (a Parquet file's footer) and
+:func:`csv_columns`/:func:`csv_header` (a table's header), :func:`parquet_file` (a Parquet file's footer) and
 :func:`count_rows` answer what a caller needs to know of a file before reading it.
 """
 
@@ -44,6 +44,7 @@ __all__ = [
     "MolBatch",
     "read_batches",
     "csv_columns",
+    "csv_header",
     "parquet_file",
     "count_rows",
 ]
@@ -167,6 +168,17 @@ def csv_columns(path: str | os.PathLike, fmt: Format = "csv") -> list[str] | Non
     return names
 
 
+def csv_header(path: str | os.PathLike, fmt: Format = "csv") -> list[str]:
+    """:func:`csv_columns` of a file that must have them: an empty (0-byte) CSV/TSV file has
+    no header line, so no columns to find a SMILES column in, and raises MoloodInputError."""
+    names = csv_columns(path, fmt)
+    if names is None:
+        raise MoloodInputError(
+            f"{os.fspath(path)}: the file is empty: a {fmt.upper()} file needs a header line "
+            f"naming its columns (a header with no rows is a valid, empty library)")
+    return names
+
+
 def parquet_file(path: str | os.PathLike) -> "pq.ParquetFile":
     """The opened Parquet file (its footer read: schema, row groups, row count); a corrupt or
     truncated file raises :class:`MoloodInputError` naming it."""
@@ -268,11 +280,7 @@ def _csv_stream(path: str, fmt: Format, column_types: dict[str, pa.DataType],
 
 def _read_csv(path: str, fmt: Format, smiles_col: str | None, batch_size: int,
               start_row: int, infer_types: bool) -> Iterator[MolBatch]:
-    names = csv_columns(path, fmt)
-    if names is None:
-        raise MoloodInputError(
-            f"{path}: the file is empty: a {fmt.upper()} file needs a header line naming its "
-            f"columns (a header with no rows is a valid, empty library)")
+    names = csv_header(path, fmt)
     col = find_smiles_column(names, smiles_col, source=path)
     types = {n: pa.string() for n in names} if not infer_types else {col: pa.string()}
     stream = _csv_stream(path, fmt, types, start_row)

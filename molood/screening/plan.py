@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from molood.exceptions import MoloodInputError
 from molood.io.formats import Format, detect_format, find_smiles_column
-from molood.io.readers import count_rows, csv_columns, parquet_file, read_batches
+from molood.io.readers import count_rows, csv_header, parquet_file, read_batches
 
 __all__ = ["InputPlan", "plan_input", "pandas_metadata", "SD_TITLE", "SD_SMILES_NAMES"]
 
@@ -83,11 +83,7 @@ def plan_input(path: str, smiles_col: str | None, want_count: bool, *,
                          pandas=pf.schema_arrow.pandas_metadata)
         return _table_id(plan, id_col, path)
     if fmt in ("csv", "tsv"):
-        names = csv_columns(path, fmt)
-        if names is None:
-            raise MoloodInputError(
-                f"{path}: the file is empty: a {fmt.upper()} file needs a header line naming "
-                f"its columns (a header with no rows is a valid, empty library)")
+        names = csv_header(path, fmt)
         col = find_smiles_column(names, smiles_col, source=path)
         rows = count_rows(path, exact=False) if want_count else None
         return _table_id(InputPlan(fmt, [pa.field(n, _TEXT) for n in names], col, rows),
