@@ -62,6 +62,10 @@ def test_split_equals_library_function(molood, library, tmp_path):
     r = molood("shard", "split", library, "--shard-rows", 25, "-o", tmp_path / "cli")
     assert r.exit_code == 0, r.output
     assert r.stderr == f"3 shards -> {tmp_path / 'cli'}\n"
+    r = molood("shard", "split", library, "--shard-rows", 100, "-o", tmp_path / "one")
+    assert r.stderr == f"1 shard -> {tmp_path / 'one'}\n"
+    r = molood("shard", "split", library, "--shard-rows", 100, "-o", tmp_path / "q", "-q")
+    assert r.exit_code == 0 and r.stderr == "" and (tmp_path / "q").is_dir()
     ref = lib.split(library, tmp_path / "ref", 25)
     assert [p.name for p in ref] == sorted(p.name for p in (tmp_path / "cli").iterdir())
     for p in ref:
