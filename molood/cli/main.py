@@ -18,7 +18,8 @@ options and calls the library. This module holds what they share:
 Data goes to files or stdout; progress, summaries and messages go to stderr: a progress bar on
 a terminal, plain periodic lines otherwise (:mod:`molood.screening.progress`). ``molood
 --log-file FILE COMMAND ...`` also appends every log line, summary and error of the command to
-FILE, with a time stamp, whether or not ``--quiet`` silences stderr.
+FILE, with a time stamp, whether or not ``--quiet`` silences stderr (``--quiet`` turns progress
+off altogether).
 """
 
 from __future__ import annotations
@@ -185,8 +186,9 @@ class _Group(click.Group):
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="molood", prog_name="molood")
 @click.option("--log-file", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-              help="Also append the command's log lines, progress lines, summary and errors "
-                   "to FILE, time-stamped (also with a command's --quiet).")
+              help="Also append the command's log lines, summary and errors to FILE, "
+                   "time-stamped, also with the command's --quiet (progress lines too, without "
+                   "--quiet, when stderr is not a terminal).")
 @click.pass_context
 def main(ctx: click.Context, log_file: str | None) -> None:
     """molood: molecular out-of-distribution screening with SEGO.
