@@ -15,6 +15,7 @@ __all__ = [
     "MoloodResumeError",
     "ShardMismatchError",
     "MoloodVersionWarning",
+    "Terminated",
 ]
 
 
@@ -48,3 +49,16 @@ class ShardMismatchError(MoloodError, ValueError):
 
 class MoloodVersionWarning(UserWarning):
     """A model file was written by other molood/torch/dgl versions than the running ones."""
+
+
+class Terminated(KeyboardInterrupt):
+    """A run stopped by a signal other than Ctrl-C (SIGTERM from ``kill`` or a batch scheduler).
+
+    A ``KeyboardInterrupt``, so that it takes the Ctrl-C path (finished work kept for
+    ``resume``); ``signum`` lets the command line exit with ``128 + signum`` (143 for SIGTERM),
+    as a shell reports a process killed by that signal.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum

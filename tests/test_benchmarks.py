@@ -166,3 +166,49 @@ def test_seeds_option_takes_a_count_a_list_or_a_range():
     with pytest.raises(SystemExit):
         mod.parse_args(["--seeds", "two"])
     assert mod.parse_args(["--seeds", "2,4"]).seed_list == [2, 4]
+
+
+def _fake_results(path: Path, pair: str = "freesolv-toxcast", method: str = "molood") -> dict:
+    """A results file with one finished run of ``pair`` (seed 1, both protocols): rendering
+    and planning need nothing else, and no detector is fitted."""
+    recs = [{"pair": pair, "method": method, "protocol": protocol, "seed": 1, "epochs": None,
+             "epochs_setting": "sego.sh", "auroc": 61.0, "aupr": 60.0, "fpr95": 90.0,
+             "n_train": 10, "n_id_test": 2, "n_ood_test": 2, "train_seconds": 1.0,
+             "score_seconds": 0.5} for protocol in ("paper", "dedup")]
+    data = {"records": recs, "overlap": {}, "invocations": []}
+    path.write_text(json.dumps(data))
+    return data
+
+
+def test_partial_run_never_clobbers_the_committed_table(tmp_path, monkeypatch):
+    """Re-running one pair into its own --json renders the table next to that JSON; the
+    committed results/ood_pairs.md is written from the committed JSON only."""
+    mod = _load_module()
+    committed = mod.COMMITTED_MD.read_bytes()
+    mod.METHODS["molood"] = mod.Method("molood", frozenset({"mol"}), None)  # never called
+    x = tmp_path / "x.json"
+    _fake_results(x)
+    monkeypatch.setattr(mod, "epochs_for", lambda pair, args: None)  # the fake's epochs
+    rc = mod.main(["--pairs", "freesolv-toxcast", "--seeds", "1", "--methods", "molood",
+                   "--json", str(x), "--data-dir", str(tmp_path)])
+    assert rc == 0
+    md = (tmp_path / "x.md").read_text()
+    assert "freesolv-toxcast" in md and "61.00" in md and "from `" + str(x) + "`" in md
+    assert mod.COMMITTED_MD.read_bytes() == committed
+    # rendering on request: next to the JSON as well, or where --md says
+    (tmp_path / "x.md").unlink()
+    assert mod.main(["--render-only", "--json", str(x)]) == 0
+    assert (tmp_path / "x.md").exists()
+    assert mod.main(["--render-only", "--json", str(x), "--md", str(tmp_path / "t.md")]) == 0
+    assert "61.00" in (tmp_path / "t.md").read_text()
+    # naming the committed table with another JSON is refused before anything runs
+    with pytest.raises(SystemExit):
+        mod.parse_args(["--json", str(x), "--md", str(mod.COMMITTED_MD)])
+    assert mod.COMMITTED_MD.read_bytes() == committed
+
+
+def test_default_table_goes_next_to_the_default_json():
+    mod = _load_module()
+    args = mod.parse_args([])
+    assert args.json == mod.COMMITTED_JSON and args.md == mod.COMMITTED_MD
+    assert mod.parse_args(["--json", "/tmp/y.json"]).md == Path("/tmp/y.md")

@@ -160,6 +160,15 @@ def test_summary_and_cleanup(workflow_run):
 
 
 @pytest.mark.slow
+def test_summary_names_the_library_not_a_shard(workflow_run):
+    d, _, p = workflow_run
+    s = json.loads((d / "results" / "screened.summary.json").read_text())
+    assert s["library"] == "lib.parquet"
+    assert s["metadata"]["molood_input"] == "lib.parquet"  # not shard-00000.parquet
+    assert "60 rows in 3 shards" in p.stdout + p.stderr
+
+
+@pytest.mark.slow
 def test_rerun_has_nothing_to_do(workflow_run, tiny_model_path):
     d, _, _ = workflow_run
     p = snakemake(d, "--cores", "2", "--dry-run", *_run_config(tiny_model_path))
@@ -212,6 +221,14 @@ def test_config_errors_are_clear(tmp_path, library_smiles):
     p = snakemake(tmp_path, "--cores", "1", "--dry-run", "--config", "library=lib.parquet",
                   "out=o.parquet", "fpr=1.5", check=False)
     assert p.returncode != 0 and "0 < fpr < 1" in p.stdout + p.stderr
+    # the output is always Parquet: "convert other formats first" is about the input only
+    p = snakemake(tmp_path, "--cores", "1", "--dry-run", "--config", "library=lib.parquet",
+                  "out=o.csv", check=False)
+    err = p.stdout + p.stderr
+    assert p.returncode != 0 and "`out` must name a Parquet file" in err and "convert" not in err
+    p = snakemake(tmp_path, "--cores", "1", "--dry-run", "--config", "library=lib.csv",
+                  "out=o.parquet", check=False)
+    assert "convert other input formats first" in p.stdout + p.stderr
 
 
 @pytest.mark.parametrize("fpr,option", [(None, None), ("", None), ("0.01", "--fpr 0.01")])

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from molood.cli.main import errors
+from molood.screening.summary import plural
 
 __all__ = ["demo", "LIBRARY", "DEFAULT_OUTPUT"]
 
@@ -86,6 +87,7 @@ def demo(input_: str, output: str, model: str | None, workers: int, top: int) ->
     click.echo(f"  model   {summary.model_path} (sha256 {summary.model_sha256[:12]}…)")
     click.echo(f"  result  {summary}")
     click.echo(f"  threshold at fpr {summary.fpr:g}: score > {summary.threshold:.3f}")
-    click.echo(f"\n{top} most out-of-distribution molecules (higher score = more OOD):")
+    click.echo(f"\n{plural(top, 'most out-of-distribution molecule')} (higher score = more "
+               f"OOD):")
     for line in _ranking(pd.read_parquet(output), top):
         click.echo(line)

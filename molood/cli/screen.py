@@ -2,25 +2,54 @@
 
 Calls :func:`molood.screening.engine.screen`. Without ``--fpr`` it passes ``fpr=None``, which
 the library reads as "the model's stored default" (set by ``molood train --fpr``): the CLI has
-no flag-rate default of its own.
+no flag-rate default of its own. An output file type that cannot be written (``-o out.smi``)
+is refused before anything is read. ``--json`` prints the run summary as JSON on stdout
+(:meth:`~molood.screening.summary.ScreenSummary.to_json`).
 """
 
 from __future__ import annotations
 
 import click
 
-from molood.cli.main import INPUT_FILE, errors, quiet_option, setup_logging, smiles_col_option
+from molood.cli.main import (
+    INPUT_FILE,
+    errors,
+    quiet_option,
+    report,
+    setup_logging,
+    smiles_col_option,
+)
 
 __all__ = ["screen"]
+
+
+def _writable(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Refuse an output file type molood cannot write, listing the ones it can."""
+    from molood.exceptions import MoloodInputError
+    from molood.io.formats import detect_output_format
+
+    try:
+        detect_output_format(value)
+    except MoloodInputError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+    return value
 
 
 @click.command()
 @click.argument("input", type=INPUT_FILE)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Output file; format by extension: .parquet, .csv[.gz], .tsv[.gz], .sdf.")
+              callback=_writable,
+              help="Output file; format by extension: .parquet, .csv[.gz], .tsv[.gz], "
+                   ".sdf[.gz] (SMILES files are input only).")
 @click.option("-m", "--model", type=click.Path(dir_okay=False),
               help="Model file from `molood train` [default: the bundled FreeSolv model].")
 @smiles_col_option
+@click.option("--id-col", metavar="NAME",
+              help="The column that identifies each row, written first. SD input: the SD "
+                   "property NAME if the records have it, else the title line as column NAME "
+                   "(instead of _Name). SMILES file: the name field as column NAME. Table: an "
+                   "existing column [default: _Name for SD, name for SMILES files, the "
+                   "table's own order].")
 @click.option("-n", "--workers", type=int, default=1, show_default=True,
               help="Processes for parsing, featurizing and scoring (-1 = all cores).")
 @click.option("-b", "--batch-size", type=click.IntRange(min=1), default=None,
@@ -34,10 +63,15 @@ __all__ = ["screen"]
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run into the same OUTPUT (same input, model and "
                    "options); the result equals an uninterrupted run.")
-@quiet_option("No progress bar and no summary line.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the run summary as JSON on stdout (the counts named as in the "
+                   "workflow's summary.json: rows, scored, invalid, flagged, status_counts).")
+@quiet_option("No progress and no summary line on stderr (molood --log-file still gets the "
+              "summary and the log lines).")
 @errors
-def screen(input: str, output: str, model: str | None, smiles_col: str | None, workers: int,
-           batch_size: int | None, fpr: float | None, resume: bool, quiet: bool) -> None:
+def screen(input: str, output: str, model: str | None, smiles_col: str | None,
+           id_col: str | None, workers: int, batch_size: int | None, fpr: float | None,
+           resume: bool, as_json: bool, quiet: bool) -> None:
     """Score every molecule of INPUT and write the rows with their scores to OUTPUT.
 
     INPUT is a .parquet, .csv[.gz], .tsv[.gz], .smi[.gz] or .sdf[.gz] file; it is streamed
@@ -52,18 +86,30 @@ def screen(input: str, output: str, model: str | None, smiles_col: str | None, w
                      "invalid_smiles: <RDKit message>", "sdf_parse_error: ...")
 
     Parquet output also stores the model path and SHA-256, molood version, fpr and threshold
-    in its key-value metadata; SD output keeps each record and adds the scores as SD
-    properties. Invalid rows do not make the run fail (exit status 0).
+    in its key-value metadata (and a pandas-written Parquet input's index, restored by
+    pd.read_parquet); SD output keeps each record and adds the scores as SD properties.
+    Invalid rows do not make the run fail (exit status 0); an unreadable input does (exit
+    status 1, e.g. a truncated .gz file, or a 0-byte CSV, which has no header; a header
+    without rows, or a 0-byte .smi or .sdf file, is an empty library).
+
+    SD input to a table (Parquet, CSV, TSV): the SD title (_Name) and every SD property become
+    columns, and a column "smiles" holds each record's canonical RDKit SMILES ("rdkit_smiles"
+    if the records have a property named smiles, in any case; empty for a record RDKit cannot
+    read). --id-col chooses the ID column, e.g. --id-col chembl_id (a property) or --id-col ID
+    (the title, named ID, as RDKit's PandasTools.LoadSDF(idName="ID")).
 
     The output appears only when the run completes. Finished chunks are kept in
-    OUTPUT.molood-parts/ until then, so a run stopped by Ctrl-C (exit status 130), a kill or
-    a crash continues with --resume.
+    OUTPUT.molood-parts/ until then, so a run stopped by Ctrl-C (exit status 130), SIGTERM
+    (143), a kill or a crash continues with --resume. Progress goes to stderr: a bar on a
+    terminal, a plain line every 30 s otherwise (CI and cluster logs).
 
     \b
     Examples:
       molood screen library.csv.gz -o scores.parquet
       molood screen library.sdf -o scores.sdf --model my.molood --workers 4 --fpr 0.01
+      molood screen library.sdf -o scores.csv --id-col chembl_id
       molood screen library.csv.gz -o scores.parquet --resume
+      molood --log-file run.log screen library.csv.gz -o scores.parquet --json --quiet
     """
     from molood._parallel import resolve_n_jobs, start_forkserver
 
@@ -73,6 +119,8 @@ def screen(input: str, output: str, model: str | None, smiles_col: str | None, w
 
     setup_logging(quiet)
     summary = engine.screen(input, output, model=model, smiles_col=smiles_col, workers=workers,
-                            batch_size=batch_size, fpr=fpr, resume=resume, progress=not quiet)
-    if not quiet:
-        click.echo(f"molood: {summary}", err=True)
+                            batch_size=batch_size, fpr=fpr, resume=resume, progress=not quiet,
+                            id_col=id_col)
+    report(str(summary), quiet=quiet)
+    if as_json:
+        click.echo(summary.to_json())

@@ -14,12 +14,14 @@ import time
 
 import click
 
-from molood.cli.main import errors
+from molood.cli.main import errors, quiet_option, report
+from molood.screening.summary import plural
 
 __all__ = ["shard", "merge"]
 
 _PARQUET = click.Path(dir_okay=False, path_type=str)
 _SHARD_ROWS = click.IntRange(min=1)
+_QUIET = quiet_option("No line on stderr (molood --log-file still gets it).")
 
 
 @click.group()
@@ -71,8 +73,9 @@ def count(library: str, shard_rows: int | None) -> None:
               help="Rows per shard.")
 @click.option("-o", "--output", required=True, type=_PARQUET,
               help="Shard file to write (.parquet).")
+@_QUIET
 @errors
-def extract(library: str, index: int, shard_rows: int, output: str) -> None:
+def extract(library: str, index: int, shard_rows: int, output: str, quiet: bool) -> None:
     """Write shard I (rows [I*N, (I+1)*N)) of LIBRARY to OUTPUT.
 
     Reads only the row groups of that range, so every shard can be extracted by its own job
@@ -90,8 +93,8 @@ def extract(library: str, index: int, shard_rows: int, output: str) -> None:
         rows = extract_shard(library, index, shard_rows, output)
     except IndexError as exc:  # shard beyond the end of the library
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"shard {index}: {rows} rows -> {output} ({time.perf_counter() - t0:.2f} s)",
-               err=True)
+    report(f"shard {index}: {plural(rows, 'row')} -> {output} "
+           f"({time.perf_counter() - t0:.2f} s)", quiet=quiet, prefix="")
 
 
 @shard.command()
@@ -100,8 +103,9 @@ def extract(library: str, index: int, shard_rows: int, output: str) -> None:
               help="Rows per shard.")
 @click.option("-o", "--out-dir", required=True, type=click.Path(file_okay=False),
               help="Directory for the shards (created if missing).")
+@_QUIET
 @errors
-def split(library: str, shard_rows: int, out_dir: str) -> None:
+def split(library: str, shard_rows: int, out_dir: str, quiet: bool) -> None:
     """Write every shard of LIBRARY to OUT_DIR in one streaming pass.
 
     Files are OUT_DIR/shard-00000.parquet, shard-00001.parquet, ... (zero-padded, so they
@@ -114,7 +118,7 @@ def split(library: str, shard_rows: int, out_dir: str) -> None:
     from molood.screening.shard import split as split_library
 
     paths = split_library(library, out_dir, shard_rows)
-    click.echo(f"{len(paths)} shards -> {out_dir}", err=True)
+    report(f"{plural(len(paths), 'shard')} -> {out_dir}", quiet=quiet, prefix="")
 
 
 def _metadata(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -149,10 +153,11 @@ def _check_per_shard(what: str, files: tuple[str, ...], shards: tuple[str, ...])
 @click.option("--set-metadata", multiple=True, metavar="KEY=VALUE",
               help="Set a Parquet metadata key of the merged file (repeatable), e.g. "
                    "molood_input=library.parquet.")
+@_QUIET
 @errors
 def merge(shards: tuple[str, ...], output: str, summary: str | None, summary_tsv: str | None,
           benchmark: tuple[str, ...], log: tuple[str, ...],
-          set_metadata: tuple[str, ...]) -> None:
+          set_metadata: tuple[str, ...], quiet: bool) -> None:
     """Concatenate screened SHARDS, in the order given, into OUTPUT.
 
     Streams the shards into OUTPUT (written atomically). The shards must have the same
@@ -160,7 +165,8 @@ def merge(shards: tuple[str, ...], output: str, summary: str | None, summary_tsv
     (their molood_* Parquet metadata must agree); otherwise nothing is written and the exit
     status is 1. Per-shard metadata (each shard's input name) is dropped unless set with
     --set-metadata. With --summary/--summary-tsv, also writes the counts of scored, invalid
-    and flagged rows per shard and in total.
+    and flagged rows per shard and in total; the summary's metadata is OUTPUT's (so
+    --set-metadata molood_input=library.parquet names the library there too).
 
     \b
     Examples:
@@ -177,9 +183,10 @@ def merge(shards: tuple[str, ...], output: str, summary: str | None, summary_tsv
 
     t0 = time.perf_counter()
     res = merge_shards(shards, output, metadata=overrides)
-    click.echo(f"merged {len(shards)} shards, {res['rows']} rows -> {output} "
-               f"({time.perf_counter() - t0:.2f} s)", err=True)
+    report(f"merged {plural(len(shards), 'shard')}, {plural(res['rows'], 'row')} -> {output} "
+           f"({time.perf_counter() - t0:.2f} s)", quiet=quiet, prefix="")
     if summary or summary_tsv:
         secs = [shard_summary.read_benchmark(b) for b in benchmark] if benchmark else None
         shard_summary.write_summary(
-            shard_summary.summarize(shards, secs, logs=list(log) or None), summary, summary_tsv)
+            shard_summary.summarize(shards, secs, logs=list(log) or None, merged=output),
+            summary, summary_tsv)

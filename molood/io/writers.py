@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from molood._fs import commit_part, part_path, remove_part
 from molood.exceptions import MoloodInputError
-from molood.io.formats import delimiter, detect_format, find_smiles_column, is_gzip
+from molood.io.formats import delimiter, detect_output_format, find_smiles_column, is_gzip
 
 __all__ = ["Writer", "open_writer", "EMPTY_MOLBLOCK"]
 
@@ -42,10 +42,7 @@ class Writer:
                  metadata: dict[str, str] | None = None, *, schema: pa.Schema | None = None,
                  smiles_col: str | None = None) -> None:
         self.path = os.fspath(path)
-        self.format = detect_format(self.path)
-        if self.format == "smi":
-            raise MoloodInputError(f"{self.path!r}: writing .smi is not supported; use .csv, "
-                                   f".parquet or .sdf")
+        self.format = detect_output_format(self.path)
         self.tmp_path = os.fspath(part_path(self.path))
         self.metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
         self.columns = list(columns) if columns is not None else None

@@ -24,6 +24,16 @@ float32 embeddings and float64 losses): bit for bit the same for any ``workers``
 ``batch_size``, and :func:`~molood.screening.scoring.score_frame` (the ``DataFrame.molood``
 accessor) gives the same bits as :func:`screen`.
 
+An SD file screened into a table (Parquet/CSV/TSV) also gets a column with each record's
+canonical RDKit SMILES (``smiles``, or ``rdkit_smiles`` if the records have a ``smiles``
+property), and ``id_col`` chooses the column that identifies the rows (first column): see
+:mod:`.plan`. A Parquet input written by pandas keeps its ``pandas`` metadata (extended with the
+added columns), so ``pd.read_parquet`` of the output restores its index.
+
+A damaged input (truncated or corrupt ``.gz`` data, a corrupt Parquet file) raises
+:class:`~molood.exceptions.MoloodInputError` naming it; damage found half-way through leaves the
+chunks finished before it resumable and no output, like any other failure.
+
 Crash safety and ``resume``: every finished chunk is first written atomically (temp file,
 fsync, ``os.replace``) as a Parquet part in ``<output>.molood-parts/`` together with a
 ``state.json`` describing the run (input path/size/mtime, model SHA-256, chunk size, options;
@@ -55,23 +65,28 @@ import threading
 import time
 from collections import deque
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from molood._parallel import SCORER_PRELOAD, ordered_map, resolve_n_jobs, start_forkserver
 from molood.detectors.calibration import check_fpr
-from molood.exceptions import MoloodInputError
-from molood.io.formats import detect_format
+from molood.exceptions import MoloodInputError, Terminated
+from molood.io.formats import detect_format, detect_output_format
 from molood.io.readers import MolBatch, read_batches
+from molood.screening.columns import STATUS_COLUMN
 from molood.screening.models import ModelInfo, model_info
 from molood.screening.output import ResultWriter, chunk_table, output_schemas
-from molood.screening.plan import InputPlan, plan_input
+from molood.screening.plan import InputPlan, pandas_metadata, plan_input
+from molood.screening.progress import Progress
 from molood.screening.scoring import DEFAULT_BATCH_SIZE
-from molood.screening.summary import ScreenSummary
+from molood.screening.structures import score_job_with_smiles
+from molood.screening.summary import ScreenSummary, plural, status_class
 from molood.screening.workdir import prepare_work_dir, read_part, work_dir_for, write_part
 from molood.screening.worker import init_scorer, score_job
 
@@ -90,7 +105,8 @@ TASK_ROWS = 2_500
 def screen(input: str | os.PathLike, output: str | os.PathLike, *,
            model: "str | os.PathLike | SEGODetector | None" = None, smiles_col: str | None = None,
            workers: int | None = 1, batch_size: int | None = None, fpr: float | None = None,
-           resume: bool = False, progress: bool = False) -> ScreenSummary:
+           resume: bool = False, progress: bool = False, id_col: str | None = None
+           ) -> ScreenSummary:
     """Screen a library file and write the scored rows to ``output`` (see the module docstring).
 
     Parameters
@@ -117,7 +133,12 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
     resume : bool, default False
         Continue an interrupted run of the same input/model/options into the same output.
     progress : bool, default False
-        tqdm progress bar on stderr.
+        Progress on stderr: a tqdm bar on a terminal, else a plain line every 30 s
+        (:mod:`molood.screening.progress`).
+    id_col : str, optional
+        The column that identifies the rows, written first: for an SD file an SD property of
+        that name, else the title line under that name (instead of ``_Name``); for a SMILES
+        file the name field; for a table an existing column (:mod:`molood.screening.plan`).
 
     Returns
     -------
@@ -128,13 +149,15 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
     FileNotFoundError
         Missing input or model file.
     MoloodInputError
-        Unknown input/output format, missing SMILES column.
+        Unknown input/output format (SMILES files are input only), missing SMILES or ID
+        column, an empty (0-byte) CSV/TSV file, a damaged input file (named in the message).
     molood.persist.MoloodModelError
         The model file is not a valid molood model.
     molood.screening.workdir.MoloodResumeError
         ``resume=True`` with different settings than the interrupted run.
     KeyboardInterrupt
-        Ctrl-C or SIGTERM: finished chunks stay in
+        Ctrl-C, or SIGTERM (as :class:`~molood.exceptions.Terminated`, with ``signum``):
+        finished chunks stay in
         :func:`~molood.screening.workdir.work_dir_for` ``(output)`` for
         ``resume=True``; nothing is written at ``output``.
 
@@ -152,16 +175,17 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
         start_forkserver(SCORER_PRELOAD)  # its imports overlap with reading model and input
     with tempfile.TemporaryDirectory(prefix="molood-") as tmpdir:
         info = model_info(model, tmpdir, check_versions=n_workers > 1)
-        run = _describe_run(input, output, info, smiles_col, fpr, want_count=progress)
+        run = _describe_run(input, output, info, smiles_col, fpr, id_col, want_count=progress)
         wd = work_dir_for(output)
         chunk, done = prepare_work_dir(wd, run.state, resume, batch_size, DEFAULT_BATCH_SIZE)
-        out, resumed = _write_output(run, wd, chunk, done, n_workers, progress)
+        out, resumed, counts = _write_output(run, wd, chunk, done, n_workers, progress)
         shutil.rmtree(wd, ignore_errors=True)
     return ScreenSummary(input=input, output=output, rows=out.rows, scored=out.scored,
                          invalid=out.rows - out.scored, flagged=out.flagged,
                          seconds=time.perf_counter() - t0, resumed_rows=resumed, fpr=run.fpr,
                          threshold=run.threshold, model_path=info.label,
-                         model_sha256=info.sha256, workers=n_workers, batch_size=chunk)
+                         model_sha256=info.sha256, workers=n_workers, batch_size=chunk,
+                         status_counts=dict(sorted(counts.items(), key=lambda kv: -kv[1])))
 
 
 def _check_arguments(input: str, output: str, fpr: float | None, batch_size: int | None
@@ -172,8 +196,7 @@ def _check_arguments(input: str, output: str, fpr: float | None, batch_size: int
     if batch_size is not None and int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     detect_format(input)
-    if detect_format(output) == "smi":
-        raise MoloodInputError(f"{output!r}: cannot write .smi; use .parquet, .csv or .sdf")
+    detect_output_format(output)
     if not os.path.isfile(input):
         raise FileNotFoundError(f"input file not found: {input}")
     if os.path.abspath(input) == os.path.abspath(output):
@@ -201,63 +224,86 @@ class _Run:
 
 
 def _describe_run(input: str, output: str, info: ModelInfo, smiles_col: str | None,
-                  fpr: float | None, want_count: bool) -> _Run:
+                  fpr: float | None, id_col: str | None, want_count: bool) -> _Run:
     """Resolve the fpr (None: the model's), plan the input and fix the output's columns,
     the state a resume must match and the output metadata."""
     import molood
 
     fpr = check_fpr(info.fpr if fpr is None else fpr)
-    plan = plan_input(input, smiles_col, want_count)
-    keep_blocks = plan.fmt == "sdf" and detect_format(output) == "sdf"
+    sd_out = detect_format(output) == "sdf"
+    plan = plan_input(input, smiles_col, want_count, id_col=id_col, table_output=not sd_out)
+    keep_blocks = plan.fmt == "sdf" and sd_out
     fields, out_schema, part_schema = output_schemas(plan.fields, keep_blocks, input)
     threshold = info.threshold(fpr)
     st = os.stat(input)
     state = {"molood_version": molood.__version__,
              "input": os.path.abspath(input), "input_size": st.st_size,
              "input_mtime_ns": st.st_mtime_ns, "model_sha256": info.sha256,
-             "smiles_col": plan.smiles_col, "fpr": fpr, "keep_molblocks": keep_blocks}
+             "smiles_col": plan.smiles_col, "fpr": fpr, "keep_molblocks": keep_blocks,
+             "id_col": plan.id_col, "structure_smiles": plan.structure_smiles}
     metadata = {"molood_version": molood.__version__, "molood_model_path": info.label,
                 "molood_model_sha256": info.sha256, "molood_fpr": repr(fpr),
                 "molood_threshold": repr(threshold), "molood_input": os.path.basename(input)}
+    pandas = pandas_metadata(plan.pandas, [f.name for f in fields], out_schema)
+    if pandas is not None:
+        metadata["pandas"] = pandas
     return _Run(input, output, plan, info, fpr, threshold, fields, out_schema, part_schema,
                 state, metadata)
 
 
 def _write_output(run: _Run, wd: Path, chunk: int, done: int, n_workers: int,
-                  progress: bool) -> tuple[ResultWriter, int]:
+                  progress: bool) -> tuple[ResultWriter, int, dict[str, int]]:
     """Replay the ``done`` finished parts, then score and write the rest of the input, each
-    new chunk first as a part of the work directory. Returns the finished output writer and
-    the number of rows replayed. On any error the output is discarded and the finished parts
-    are kept for ``resume`` (see :func:`_keep_for_resume`)."""
+    new chunk first as a part of the work directory. Returns the finished output writer, the
+    number of rows replayed and the rows per status class. On any error the output is
+    discarded and the finished parts are kept for ``resume`` (see :func:`_keep_for_resume`)."""
     out = None
     finished = done
+    counts: dict[str, int] = {}
+    bar = Progress(progress, run.plan.rows)
+
+    def write(table: pa.Table) -> None:
+        out.write(table)
+        bar.update(out.rows, out.flagged, out.rows - out.scored)
+        _count_status(table, counts)
+
     try:
         with _sigterm_as_interrupt():
             out = ResultWriter(run.output, run.out_schema, run.metadata, run.plan.smiles_col,
-                               progress, run.plan.rows)
+                               False, run.plan.rows)
             for k in range(done):
-                out.write(read_part(wd, k, run.part_schema))
+                write(read_part(wd, k, run.part_schema))
             resumed = out.rows
             with closing(_scored_chunks(run, chunk, done * chunk, n_workers)) as tables:
                 for table in tables:
                     write_part(wd, finished, table)
                     finished += 1
-                    out.write(table)
+                    write(table)
             out.close()
     except BaseException:
         if out is not None:
             out.abort()
         _keep_for_resume(wd, finished, chunk)
         raise
-    return out, resumed
+    finally:
+        bar.close()
+    return out, resumed, counts
+
+
+def _count_status(table: pa.Table, counts: dict[str, int]) -> None:
+    """Add a part's rows per status class to ``counts``."""
+    for item in pc.value_counts(table.column(STATUS_COLUMN)).to_pylist():
+        key = status_class(item["values"])
+        counts[key] = counts.get(key, 0) + item["counts"]
 
 
 def _keep_for_resume(wd: Path, finished: int, chunk: int) -> None:
     if finished == 0:
         shutil.rmtree(wd, ignore_errors=True)  # nothing worth resuming
     else:
-        logger.warning("%d finished chunks of %d rows are kept in %s; rerun with "
-                       "resume=True (--resume) to continue", finished, chunk, wd)
+        logger.warning("%s of %s are kept in %s; to continue, run the same command again "
+                       "with --resume (Python: resume=True)", plural(finished, "finished chunk"),
+                       plural(chunk, "row"), wd)
 
 
 def _scored_chunks(run: _Run, chunk: int, start_row: int, n_workers: int
@@ -265,15 +311,21 @@ def _scored_chunks(run: _Run, chunk: int, start_row: int, n_workers: int
     """The input from ``start_row`` on, scored, as part tables of ``chunk`` rows, in order."""
     chunks = _Chunks(run.input, run.plan, chunk, start_row)
     serial = n_workers == 1
+    structure = run.plan.structure_smiles
     results = iter(ordered_map(
-        score_job, chunks.tasks(), n_workers, initializer=init_scorer,
+        score_job_with_smiles if structure else score_job, chunks.tasks(), n_workers,
+        initializer=init_scorer,
         initargs=(run.info.path, run.info.detector if serial else None, not serial),
         preload=SCORER_PRELOAD))
     for first in results:
         batch = chunks.popleft()
         got = [first] + [next(results) for _ in range(_n_tasks(len(batch)) - 1)]
-        scores = np.concatenate([sc for sc, _ in got])
-        status = [x for _, st in got for x in st]
+        scores = np.concatenate([r[0] for r in got])
+        status = [x for r in got for x in r[1]]
+        columns = batch.columns.rename(columns=run.plan.renames)
+        if structure:
+            columns[structure] = pd.Series([x for r in got for x in r[2]], dtype=object)
+        batch = replace(batch, columns=columns)
         yield chunk_table(batch, scores, status, run.info, run.fpr, run.fields,
                           run.part_schema)
 
@@ -302,7 +354,8 @@ class _Chunks:
 
 
 class _sigterm_as_interrupt:
-    """SIGTERM (e.g. a batch scheduler's kill) takes the Ctrl-C path: parts kept, exit 130."""
+    """SIGTERM (e.g. a batch scheduler's kill) takes the Ctrl-C path (parts kept) as
+    :class:`~molood.exceptions.Terminated`, so that the command line exits with 143."""
 
     def __enter__(self) -> None:
         self.old = None
@@ -311,7 +364,7 @@ class _sigterm_as_interrupt:
 
     @staticmethod
     def _raise(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise Terminated(signum)
 
     def __exit__(self, *exc: Any) -> None:
         if self.old is not None:

@@ -37,7 +37,8 @@ import pyarrow.parquet as pq
 
 from molood._fs import atomic_path, write_text_atomic
 from molood.exceptions import ShardMismatchError
-from molood.io.readers import count_rows
+from molood.io.formats import guard_reads
+from molood.io.readers import count_rows, parquet_file
 
 __all__ = [
     "ShardMismatchError",
@@ -116,9 +117,10 @@ def iter_rows(path: str | os.PathLike, start: int = 0, stop: int | None = None,
     """Stream rows ``[start, stop)`` of a Parquet file as record batches, in order.
 
     Only the row groups overlapping the range are read (located from the footer); at most one
-    batch of ``batch_rows`` rows is in memory at a time.
+    batch of ``batch_rows`` rows is in memory at a time. A corrupt file raises
+    :class:`~molood.exceptions.MoloodInputError` naming it.
     """
-    pf = pq.ParquetFile(os.fspath(path))
+    pf = parquet_file(path)
     md = pf.metadata
     n = md.num_rows
     stop = n if stop is None else min(stop, n)
@@ -142,9 +144,9 @@ def iter_rows(path: str | os.PathLike, start: int = 0, stop: int | None = None,
     if not groups:
         return
     pos = first_row
-    for batch in pf.iter_batches(batch_size=batch_rows, row_groups=groups,
-                                 columns=list(columns) if columns is not None else None,
-                                 use_threads=False):
+    for batch in guard_reads(path, pf.iter_batches(
+            batch_size=batch_rows, row_groups=groups,
+            columns=list(columns) if columns is not None else None, use_threads=False)):
         b_start, b_stop = pos, pos + batch.num_rows
         pos = b_stop
         if b_stop <= start:
@@ -208,7 +210,7 @@ def extract_shard(library: str | os.PathLike, index: int, shard_rows: int,
         raise IndexError(f"{os.fspath(library)}: shard {index} out of range: {n} rows in "
                          f"{n_shards} shards of {shard_rows}")
     start, stop = index * shard_rows, min((index + 1) * shard_rows, n)
-    schema = pq.read_schema(os.fspath(library))
+    schema = parquet_file(library).schema_arrow
     with _atomic_parquet(out, schema) as w:
         rows = _write_batches(w, iter_rows(library, start, stop, min(batch_rows, shard_rows)),
                               schema)
@@ -232,7 +234,7 @@ def split(library: str | os.PathLike, out_dir: str | os.PathLike, shard_rows: in
         if len(names) != n_shards:
             raise ValueError(f"{len(names)} names for {n_shards} shards")
         paths = [out_dir / p for p in names]
-    schema = pq.read_schema(os.fspath(library))
+    schema = parquet_file(library).schema_arrow
     batches = iter_rows(library, 0, n, min(batch_rows, shard_rows))
     carry: pa.RecordBatch | None = None
     for i, p in enumerate(paths):
@@ -328,7 +330,7 @@ def merge(shards: Sequence[str | os.PathLike], out: str | os.PathLike,
     paths = [os.fspath(p) for p in shards]
     if not paths:
         raise ValueError("no shards to merge")
-    schemas = [pq.read_schema(p) for p in paths]
+    schemas = [parquet_file(p).schema_arrow for p in paths]
     target = _merged_schema(paths, schemas, metadata)
     info = []
     total = 0

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from molood._fs import write_text_atomic
 from molood.screening.columns import IS_OOD_COLUMN, STATUS_COLUMN
+from molood.screening.summary import status_class
 from molood.screening.shard import DEFAULT_BATCH_ROWS, iter_rows
 
 __all__ = ["summarize", "read_benchmark", "write_summary"]
@@ -31,7 +32,7 @@ def read_benchmark(path: str | os.PathLike) -> float | None:
         return None
 
 
-_LOG_SUMMARY = re.compile(r"molood: ([\d,]+) rows: .* in ([\d.]+) s \(([\d,.]+|nan) mol/s\)")
+_LOG_SUMMARY = re.compile(r"molood: ([\d,]+) rows?: .* in ([\d.]+) s \(([\d,.]+|nan) mol/s\)")
 
 
 def _read_log(path: str | os.PathLike) -> tuple[float | None, float | None]:
@@ -54,11 +55,16 @@ def _read_log(path: str | os.PathLike) -> tuple[float | None, float | None]:
 def summarize(screened: Sequence[str | os.PathLike],
               seconds: Sequence[float | None] | None = None,
               batch_rows: int = DEFAULT_BATCH_ROWS,
-              logs: Sequence[str | os.PathLike | None] | None = None) -> dict:
+              logs: Sequence[str | os.PathLike | None] | None = None, *,
+              library: str | os.PathLike | None = None,
+              merged: str | os.PathLike | None = None) -> dict:
     """Counts of screened shards, streaming only the status and flag columns.
 
-    Returns ``{"rows", "scored", "invalid", "flagged", "status_counts", "shards": [...],
-    "metadata"}``; each shard entry has ``shard``, ``path``, ``rows``, ``scored``, ``invalid``,
+    Returns ``{"library", "rows", "scored", "invalid", "flagged", "status_counts", "shards":
+    [...], "metadata"}``. ``library`` is the screened library (the shards' source; None if not
+    given). ``metadata`` is the key-value metadata of the ``merged`` output when given (the
+    workflow's names the library in ``molood_input``, as one ``molood screen`` of the library
+    would), else the first shard's (which names that shard). Each shard entry has ``shard``, ``path``, ``rows``, ``scored``, ``invalid``,
     ``flagged``, ``seconds`` (the job's wall time, e.g. from its Snakemake benchmark file) and
     ``rows_per_s`` (``rows / seconds``), and, when ``logs`` (the ``molood screen`` log per
     shard) are given, ``screen_seconds`` and ``mol_per_s`` from the log's summary line; None
@@ -81,7 +87,7 @@ def summarize(screened: Sequence[str | os.PathLike],
             if STATUS_COLUMN in cols:
                 st = b.column(cols.index(STATUS_COLUMN))
                 for v in st.to_pylist():
-                    key = "ok" if v == "ok" else _reason(v)
+                    key = status_class(v)
                     status_counts[key] = status_counts.get(key, 0) + 1
                     scored += v == "ok"
             if IS_OOD_COLUMN in cols:
@@ -101,12 +107,14 @@ def summarize(screened: Sequence[str | os.PathLike],
         for k in total:
             total[k] += entry[k]
     md = {}
-    if paths:
+    source = merged if merged is not None else (paths[0] if paths else None)
+    if source is not None:
         md = {k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
-              for k, v in (pq.read_schema(paths[0]).metadata or {}).items()
+              for k, v in (pq.read_schema(source).metadata or {}).items()
               if k != b"pandas"}
     secs = [s["seconds"] for s in shards if s["seconds"] is not None]
-    return {**total,
+    return {"library": None if library is None else os.fspath(library),
+            **total,
             "shard_count": len(shards),
             "screen_seconds_total": round(sum(secs), 4) if secs else None,
             "rows_per_s_per_shard": (round(total["rows"] / sum(secs), 2)
@@ -115,14 +123,6 @@ def summarize(screened: Sequence[str | os.PathLike],
             "status_counts": dict(sorted(status_counts.items(), key=lambda kv: -kv[1])),
             "metadata": md,
             "shards": shards}
-
-
-def _reason(status: object) -> str:
-    """Status class of a non-ok row: ``invalid_smiles: ...`` -> ``invalid_smiles``."""
-    if status is None:
-        return "<null>"
-    s = str(status)
-    return s.split(":", 1)[0].strip() or s
 
 
 def write_summary(summary: dict, json_path: str | os.PathLike | None = None,

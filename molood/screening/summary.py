@@ -1,18 +1,38 @@
 """What a :func:`~molood.screening.engine.screen` run did: :class:`ScreenSummary`, the record the
-function returns and the CLI prints as its one-line report."""
+function returns, the CLI prints as its one-line report and ``molood screen --json`` prints as
+JSON; and the small wording helpers every summary uses (:func:`plural`, :func:`status_class`).
+Standard library only, so that the command line can import it cheaply.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import json
+import math
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["ScreenSummary"]
+__all__ = ["ScreenSummary", "plural", "status_class"]
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``"1 row"``, ``"2 rows"``, ``"1,234 rows"``: a count with its noun in the right number
+    (``many``: the plural when it is not ``word + "s"``)."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def status_class(status: object) -> str:
+    """The kind of a row's status: ``"ok"``, or a non-ok status's reason without its detail
+    (``"invalid_smiles: ..."`` -> ``"invalid_smiles"``; a null status -> ``"<null>"``)."""
+    if status is None:
+        return "<null>"
+    s = str(status)
+    return s.split(":", 1)[0].strip() or s
 
 
 @dataclass(frozen=True, slots=True)
 class ScreenSummary:
     """What :func:`~molood.screening.engine.screen` did. ``str(summary)`` is the one-line
-    report the CLI prints."""
+    report the CLI prints; :meth:`to_json` what ``molood screen --json`` prints."""
 
     input: str
     output: str
@@ -35,6 +55,9 @@ class ScreenSummary:
     model_sha256: str
     workers: int
     batch_size: int
+    status_counts: dict[str, int] = field(default_factory=dict)
+    """rows per :func:`status_class` (``ok``, ``empty``, ``invalid_smiles``, ...), most first;
+    the workflow's summary JSON has the same field"""
 
     @property
     def rate(self) -> float:
@@ -47,8 +70,20 @@ class ScreenSummary:
         d["rate"] = self.rate
         return d
 
+    def to_json(self) -> str:
+        """The summary as one JSON object: every field, ``mol_per_s`` (the rate; the name the
+        workflow's summary uses) and the counts named as in the workflow's summary JSON
+        (``rows``, ``scored``, ``invalid``, ``flagged``, ``status_counts``). A non-finite
+        number (no rate for 0 rows, an infinite threshold) is null: the output is strict JSON."""
+        d = self.as_dict()
+        d["mol_per_s"] = round(d.pop("rate"), 2)
+        d["seconds"] = round(self.seconds, 4)
+        d = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+             for k, v in d.items()}
+        return json.dumps(d, indent=1)
+
     def __str__(self) -> str:
         resumed = f", {self.resumed_rows:,} resumed" if self.resumed_rows else ""
-        return (f"{self.rows:,} rows: {self.scored:,} scored, {self.invalid:,} invalid, "
+        return (f"{plural(self.rows, 'row')}: {self.scored:,} scored, {self.invalid:,} invalid, "
                 f"{self.flagged:,} flagged OOD at fpr {self.fpr:g}{resumed} "
                 f"in {self.seconds:.1f} s ({self.rate:,.0f} mol/s) -> {self.output}")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from molood._fs import PART_SUFFIX, atomic_path, remove_part, write_text_atomic
 from molood.exceptions import MoloodResumeError
+from molood.screening.summary import plural
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -106,16 +107,18 @@ def prepare_work_dir(wd: Path, state: dict[str, Any], resume: bool, batch_size: 
             detail = "; ".join(f"{k}: was {old.get(k)!r}, now {want.get(k)!r}" for k in diff)
             raise MoloodResumeError(
                 f"cannot resume: the interrupted run in {wd} was made with different settings "
-                f"({detail}). Rerun without --resume to start over")
+                f"({detail}). Run again without --resume (Python: resume=False) to start over")
         for tmp in wd.glob("*" + PART_SUFFIX):
             remove_part(tmp)
         done = _done_chunks(wd, chunk)
-        logger.info("resuming: %d finished chunks of %d rows in %s", done, chunk, wd)
+        logger.info("resuming: %s of %s in %s", plural(done, "finished chunk"),
+                    plural(chunk, "row"), wd)
         return chunk, done
     if wd.exists():
         if old is not None and not resume:
             logger.warning("discarding the finished chunks of an interrupted run in %s "
-                           "(use --resume to continue it instead)", wd)
+                           "(run with --resume, Python: resume=True, to continue it instead)",
+                           wd)
         shutil.rmtree(wd)
     elif resume:
         logger.info("nothing to resume (no %s); starting from the beginning", wd)

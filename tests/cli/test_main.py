@@ -4,6 +4,7 @@ translation shared by all commands."""
 from __future__ import annotations
 
 import importlib
+import signal
 import subprocess
 import sys
 
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 
 from molood.cli.main import COMMANDS, EXIT_INTERRUPTED, errors, main
 from molood.exceptions import (MoloodInputError, MoloodModelError, MoloodResumeError,
-                               ShardMismatchError)
+                               ShardMismatchError, Terminated)
 
 ALL_COMMANDS = [[], ["train"], ["screen"], ["info"], ["shard"], ["shard", "count"],
                 ["shard", "extract"], ["shard", "split"], ["merge"], ["demo"]]
@@ -98,6 +99,12 @@ def test_ctrl_c_exits_130():
     r = CliRunner().invoke(_failing(KeyboardInterrupt()), [])
     assert r.exit_code == EXIT_INTERRUPTED == 130
     assert r.stderr == "molood: interrupted\n"
+
+
+def test_sigterm_exits_143():
+    r = CliRunner().invoke(_failing(Terminated(signal.SIGTERM)), [])
+    assert r.exit_code == 143
+    assert r.stderr == "molood: terminated by SIGTERM\n"
 
 
 def test_bugs_keep_their_traceback():

@@ -62,6 +62,10 @@ def test_split_equals_library_function(molood, library, tmp_path):
     r = molood("shard", "split", library, "--shard-rows", 25, "-o", tmp_path / "cli")
     assert r.exit_code == 0, r.output
     assert r.stderr == f"3 shards -> {tmp_path / 'cli'}\n"
+    r = molood("shard", "split", library, "--shard-rows", 100, "-o", tmp_path / "one")
+    assert r.stderr == f"1 shard -> {tmp_path / 'one'}\n"
+    r = molood("shard", "split", library, "--shard-rows", 100, "-o", tmp_path / "q", "-q")
+    assert r.exit_code == 0 and r.stderr == "" and (tmp_path / "q").is_dir()
     ref = lib.split(library, tmp_path / "ref", 25)
     assert [p.name for p in ref] == sorted(p.name for p in (tmp_path / "cli").iterdir())
     for p in ref:
@@ -138,3 +142,20 @@ def test_errors(molood, library, tmp_path, case):
     assert expect in r.output and "Traceback" not in r.output
     assert len([ln for ln in r.output.splitlines() if ln.startswith("Error: ")]) == 1
     assert not out.exists() and not list(tmp_path.rglob("*.part"))
+
+
+@pytest.mark.parametrize("cmd", ["count", "extract", "split", "merge"])
+def test_corrupt_parquet_is_one_error_line(molood, library, tmp_path, cmd):
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1" + b"\0" * 50)
+    out = tmp_path / "o"
+    args = {"count": ["shard", "count", bad],
+            "extract": ["shard", "extract", bad, "--index", 0, "--shard-rows", 5, "-o", out],
+            "split": ["shard", "split", bad, "--shard-rows", 5, "-o", out],
+            "merge": ["merge", library, bad, "-o", out]}[cmd]
+    r = molood(*args)
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    errors = [ln for ln in r.output.splitlines() if ln.startswith("Error: ")]
+    assert len(errors) == 1 and errors[0].startswith(
+        f"Error: {bad}: cannot read: not a readable Parquet file: it is corrupt or truncated")
+    assert not out.exists()

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import re
 
 import pytest
 
 from molood.exceptions import MoloodInputError
-from molood.io.formats import detect_format, find_smiles_column, open_text
+from molood.io.formats import (
+    detect_format,
+    detect_output_format,
+    find_smiles_column,
+    open_text,
+    writable_suffixes,
+)
 from molood.io.readers import read_batches
 
 
@@ -19,6 +26,23 @@ def test_detect_format_and_unknown_extension(tmp_path):
     p.write_text("smiles\nCCO\n")
     with pytest.raises(MoloodInputError, match="unknown file type.*\\.csv"):
         read_batches(p)
+
+
+def test_output_formats_are_the_writable_ones(tmp_path):
+    """SMILES files are input only: an output named .smi (or unknown) is refused with the list
+    of writable file types, by the format check and by the writer itself."""
+    from molood.io.writers import open_writer
+
+    assert writable_suffixes() == ".parquet, .pq, .csv[.gz], .tsv[.gz], .sdf[.gz], .sd[.gz]"
+    assert detect_output_format("x.CSV.gz") == "csv" and detect_output_format("x.sd") == "sdf"
+    for name, why in (("x.smi", "cannot write .smi (SMILES files are input only)"),
+                      ("x.smiles.gz", "cannot write .smi"), ("x.xlsx", "unknown file type")):
+        with pytest.raises(MoloodInputError, match=rf"{name}'?: {re.escape(why)}.*writable "
+                                                   rf"file types are \.parquet"):
+            detect_output_format(tmp_path / name)
+    with pytest.raises(MoloodInputError, match="writable file types"):
+        open_writer(tmp_path / "x.smi")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_smiles_column_detection():

@@ -60,12 +60,24 @@ def test_csv_gzip_and_resume(tmp_path):
 
 
 def test_csv_empty_and_header_only(tmp_path):
-    empty = tmp_path / "empty.csv"
-    empty.write_text("")
-    assert _all(empty) == []
+    """A 0-byte CSV/TSV file (plain or gzipped) has no header, so no SMILES column: an error.
+    A header with no rows is an empty library, as are an empty SMILES file (the format has no
+    required header) and an SD file without records."""
+    for name in ("empty.csv", "empty.tsv", "empty.csv.gz"):
+        empty = tmp_path / name
+        if name.endswith(".gz"):
+            with gzip.open(empty, "wb"):
+                pass
+        else:
+            empty.write_text("")
+        with pytest.raises(MoloodInputError, match=f"{name}: the file is empty.*header line"):
+            _all(empty)
     header = tmp_path / "header.csv"
     header.write_text("id,smiles\n")
     assert sum(len(b) for b in _all(header)) == 0
+    for name in ("empty.smi", "empty.sdf"):
+        (tmp_path / name).write_text("")
+        assert _all(tmp_path / name) == []
 
 
 def test_csv_type_change_has_clear_message(tmp_path, monkeypatch):
@@ -166,6 +178,54 @@ def test_sdf_gzip_truncated_last_record_and_resume(tmp_path):
     err = batches[0].to_arrays()[1]
     assert err[4].startswith("sdf_parse_error")
     assert _all(gz, start_row=3)[0].row_index.tolist() == [3, 4]
+
+
+# ---------------------------------------------------------------------- damaged files
+def _truncated_gzip(path: Path, text: str, keep: float) -> Path:
+    data = gzip.compress(text.encode())
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def _big_csv(rows: int) -> str:
+    return "id,smiles\n" + "".join(f"m{i},{'C' * (1 + i % 7)}O\n" for i in range(rows))
+
+
+@pytest.mark.parametrize("name,make,where", [
+    ("early.csv.gz", lambda p: _truncated_gzip(p, _big_csv(50), 0.5), "truncated"),
+    ("late.csv.gz", lambda p: _truncated_gzip(p, _big_csv(400_000), 0.6), "truncated"),
+    ("late.sdf.gz", lambda p: _truncated_gzip(p, (DATA / "small.sdf").read_text() * 400, 0.6),
+     "truncated"),
+    ("late.smi.gz", lambda p: _truncated_gzip(p, "CCO x\n" * 100_000, 0.6), "truncated"),
+    ("plain.csv.gz", lambda p: p.write_text("id,smiles\n1,CCO\n"), "corrupt"),
+    ("corrupt.parquet", lambda p: p.write_bytes(b"PAR1" + b"\0" * 100), "Parquet"),
+    ("empty.parquet", lambda p: p.write_bytes(b""), "Parquet"),
+])
+def test_damaged_file_is_an_input_error_naming_it(tmp_path, monkeypatch, name, make, where):
+    """A truncated or corrupt .gz stream and a corrupt Parquet file raise MoloodInputError with
+    the file name and what is wrong, whether found when opening or half-way through (after
+    batches were yielded); counting rows reports it the same way."""
+    import molood.io.readers
+
+    monkeypatch.setattr(molood.io.readers, "_CSV_BLOCK_SIZE", 1 << 14)  # several blocks
+    path = tmp_path / name
+    make(path)
+    seen = []
+    with pytest.raises(MoloodInputError) as info:
+        for b in read_batches(path, batch_size=100):
+            seen.append(len(b))
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: cannot read: ") and where in msg, msg
+    if name.startswith("late"):
+        assert seen, "the damage is found after the first batches"
+    with pytest.raises(MoloodInputError, match=f"{name}: cannot read"):
+        count_rows(path)
+
+
+def test_damaged_csv_header(tmp_path):
+    path = _truncated_gzip(tmp_path / "x.csv.gz", _big_csv(10), 0.4)
+    with pytest.raises(MoloodInputError, match="x.csv.gz: cannot read: the file is truncated"):
+        csv_columns(path)
 
 
 # ---------------------------------------------------------------------- counts and headers

@@ -363,7 +363,8 @@ def test_resume_redoes_a_corrupt_part(tmp_path, library_csv, tiny_model_path, mo
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+                         ids=["SIGINT", "SIGTERM", "SIGKILL"])
 def test_killed_cli_run_resumes(tmp_path, tiny_model_path, library_rows, sig):
     rows = library_rows * 8  # ~460 rows, 46 chunks of 10
     inp = tmp_path / "lib.csv"
@@ -383,6 +384,9 @@ def test_killed_cli_run_resumes(tmp_path, tiny_model_path, library_rows, sig):
     if sig == signal.SIGINT:
         assert proc.returncode == 130, err.decode()
         assert b"interrupted" in err and b"--resume" in err
+    elif sig == signal.SIGTERM:  # 128 + 15, as a shell reports a process killed by SIGTERM
+        assert proc.returncode == 143, err.decode()
+        assert b"terminated by SIGTERM" in err and b"--resume" in err
     assert not out.exists()
     done = len(list(wd.glob("chunk-*.parquet")))
     assert 2 <= done < 46
