@@ -34,10 +34,13 @@ __all__ = ["screen"]
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run into the same OUTPUT (same input, model and "
                    "options); the result equals an uninterrupted run.")
+@click.option("--report", "report", type=click.Path(dir_okay=False), default=None,
+              help="Also write the HTML report of OUTPUT to this file (see `molood report`).")
 @quiet_option("No progress bar and no summary line.")
 @errors
 def screen(input: str, output: str, model: str | None, smiles_col: str | None, workers: int,
-           batch_size: int | None, fpr: float | None, resume: bool, quiet: bool) -> None:
+           batch_size: int | None, fpr: float | None, resume: bool, quiet: bool,
+           report: str | None = None) -> None:
     """Score every molecule of INPUT and write the rows with their scores to OUTPUT.
 
     INPUT is a .parquet, .csv[.gz], .tsv[.gz], .smi[.gz] or .sdf[.gz] file; it is streamed
@@ -76,3 +79,8 @@ def screen(input: str, output: str, model: str | None, smiles_col: str | None, w
                             batch_size=batch_size, fpr=fpr, resume=resume, progress=not quiet)
     if not quiet:
         click.echo(f"molood: {summary}", err=True)
+    if report:
+        from molood.cli.report import run_report
+
+        run_report(output, report, model=summary.model_path, top=50, fpr=summary.fpr,
+                   quiet=quiet)
