@@ -80,6 +80,9 @@ class ReferenceSet:
         Molecules the set was built from (``len(smiles)`` unless it was sampled).
     source : str
         Where the molecules came from ("training set", a file name, ...).
+    source_index : ndarray int64 [n] or None
+        Position of each kept molecule in what it was built from (``positions`` of
+        :meth:`build`; not stored in files): how names are attached afterwards.
     """
 
     smiles: list[str]
@@ -90,6 +93,7 @@ class ReferenceSet:
     elements: np.ndarray
     n_source: int
     source: str = "training set"
+    source_index: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self._counts = np.bitwise_count(self.fingerprints).sum(axis=1, dtype=np.int64)
@@ -102,12 +106,15 @@ class ReferenceSet:
     def build(cls, mols: Sequence[Any], *, names: Sequence[str | None] | None = None,
               calibration: Sequence[int] | np.ndarray | None = None,
               max_size: int | None = DEFAULT_REFERENCE_SIZE, seed: int = 0,
-              source: str = "training set") -> "ReferenceSet":
+              source: str = "training set", positions: np.ndarray | None = None
+              ) -> "ReferenceSet":
         """A reference set of RDKit molecules ``mols`` (all valid).
 
         ``calibration``: positions in ``mols`` held out of training. Above ``max_size``
         molecules, ``max_size`` of them are kept, drawn with ``RandomState(seed)`` (sorted, so
         the set follows input order); environments and elements always cover all of ``mols``.
+        ``positions``: where each of ``mols`` stands in the caller's input (default 0..n-1),
+        recorded for the kept ones as ``source_index``.
         """
         from rdkit import Chem
 
@@ -133,7 +140,9 @@ class ReferenceSet:
                    fingerprints=packed_fingerprints(kept), calibration=cal[keep],
                    environments=np.array(sorted(envs), dtype=np.uint32),
                    elements=np.array(sorted(elements), dtype=np.uint8),
-                   n_source=n, source=source)
+                   n_source=n, source=source,
+                   source_index=(keep if positions is None
+                                 else np.asarray(positions, dtype=np.int64)[keep]))
 
     # ------------------------------------------------------------------ model files
     def to_tensors(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -150,3 +150,19 @@ def test_explicit_references(tmp_path, tiny_model):
     assert resolve_reference(tiny_model, ["CCC"]).smiles == ["CCC"]
     assert resolve_reference(tiny_model) is tiny_model.reference_
     assert resolve_reference(None, None, default_model_path()) is not None
+
+
+@pytest.mark.filterwarnings("ignore:skipping 1 unparseable")
+def test_train_file_names_the_reference_molecules(tmp_path, freesolv_smiles):
+    from molood.train import train_file
+
+    lib = tmp_path / "lib.csv"
+    pd.DataFrame({"smiles": freesolv_smiles[:30] + ["not a smiles"],
+                  "compound_id": [f"C{i}" for i in range(31)]}).to_csv(lib, index=False)
+    train_file(lib, tmp_path / "m.molood", epochs=1, hidden_dim=8, batch_size=16,
+               val_fraction=0.2, reference_size=12, verbose=False)
+    ref = load_model(tmp_path / "m.molood").reference_
+    assert len(ref) == 12 and ref.n_source == 30
+    for smi, name in zip(ref.smiles, ref.names):  # each name belongs to its molecule
+        i = int(name[1:])
+        assert smi == Chem.MolToSmiles(Chem.MolFromSmiles(freesolv_smiles[i]))

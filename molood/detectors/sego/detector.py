@@ -254,7 +254,8 @@ class SEGODetector(BaseDetector):
         mols = [parse(x)[0] if isinstance(x, str) else x
                 for x, ok in zip(as_list(X), valid) if ok]
         return ReferenceSet.build(mols, calibration=self.cal_index_ if self.n_val_ else None,
-                                  max_size=int(self.reference_size), seed=int(self.seed) + 2)
+                                  max_size=int(self.reference_size), seed=int(self.seed) + 2,
+                                  positions=np.flatnonzero(valid))
 
     def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(training positions, held-out calibration positions), sorted and disjoint; drawn
