@@ -21,7 +21,10 @@ BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 
 @pytest.fixture(scope="module")
 def browser():
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    try:
+        from selenium import webdriver
+    except ImportError as exc:
+        pytest.skip(f"selenium is not installed ({exc})")
     if not (BROWSER and os.path.exists(DRIVER)):
         pytest.skip("headless Chromium is not installed (apt-get install chromium "
                     "chromium-driver)")
