@@ -18,7 +18,7 @@ Name: molood_score, dtype: float64
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -82,3 +82,25 @@ class MoloodAccessor:
         from molood.screening.columns import IS_OOD_COLUMN
 
         return self.screen(smiles_col, model, fpr=fpr)[IS_OOD_COLUMN]
+
+    def explain(self, smiles_col: str | None = None,
+                model: str | os.PathLike | SEGODetector | None = None, *, k: int = 1,
+                reference: Any = None, fpr: float | None = None) -> pd.DataFrame:
+        """Why each row scores as it does: the result columns plus the score's terms, each
+        atom's contribution, the nearest training molecule and the reason, one row per row
+        (:func:`molood.explain.frame.explain_frame`); in Jupyter the rows show as pictures."""
+        from molood.explain.frame import explain_frame
+
+        return explain_frame(self._df, smiles_col, model, k=k, reference=reference, fpr=fpr)
+
+    def report(self, path: str | os.PathLike, smiles_col: str | None = None,
+               model: str | os.PathLike | SEGODetector | None = None, *, top: int = 50,
+               reference: Any = None, highlights: bool = True, id_col: str | None = None,
+               fpr: float | None = None) -> str:
+        """Write the HTML screening report of the frame's molecules to ``path`` (as
+        ``molood report``; :func:`molood.report.report_frame`) and return the path."""
+        from molood.report import report_frame
+
+        return report_frame(self._df, path, smiles_col=smiles_col, model=model, top=top,
+                            reference=reference, highlights=highlights, id_col=id_col,
+                            fpr=fpr).path

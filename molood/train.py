@@ -36,10 +36,26 @@ def train_file(input: str | os.PathLike, output: str | os.PathLike, *,
     det = SEGODetector(**params)
     det._validate_params()
     items: list[Any] = []
+    names: list[Any] = []
     for b in read_batches(input, smiles_col, batch_size=_READ_ROWS, infer_types=False):
         items.extend(b.mols()[0] if b.kind == "molblock" else b.smiles)
+        names.extend(_names(b.columns, len(b)))
     if not items:
         raise MoloodInputError(f"{os.fspath(input)}: no rows to train on")
     det.fit(items)
+    ref = getattr(det, "reference_", None)
+    if ref is not None and ref.source_index is not None and any(n is not None for n in names):
+        ref.names = ["" if names[i] is None else str(names[i]) for i in ref.source_index]
     det.save(output)
     return det
+
+
+def _names(columns: Any, n: int) -> list[Any]:
+    """Each row's name (or ID) for the model's reference set, None where there is none."""
+    from molood.explain.labels import find_label_columns
+
+    id_col, name_col = find_label_columns(list(columns.columns))
+    col = name_col or id_col
+    if col is None:
+        return [None] * n
+    return columns[col].astype(object).where(columns[col].notna(), None).tolist()

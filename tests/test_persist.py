@@ -82,7 +82,7 @@ def test_manifest_contents(det, model_file):
     # tensors only, nothing but the known keys
     keys = set(load_file(str(model_file)))
     assert {"bank.g_f", "bank.g_s", "calibration.scores"} <= keys
-    assert all(k.startswith(("net.", "bank.", "calibration.")) for k in keys)
+    assert all(k.startswith(("net.", "bank.", "calibration.", "reference.")) for k in keys)
 
 
 def test_training_hash_is_order_independent_for_smiles():

@@ -52,6 +52,8 @@ COMMANDS: dict[str, str] = {
     "shard": "molood.cli.shard:shard",
     "merge": "molood.cli.shard:merge",
     "demo": "molood.cli.demo:demo",
+    "explain": "molood.cli.explain:explain",
+    "report": "molood.cli.report:report",
 }
 
 #: an existing-or-not input file argument (existence is checked by the library, which says
@@ -206,6 +208,8 @@ def main(ctx: click.Context, log_file: str | None) -> None:
       molood train data/freesolv.csv -o freesolv.molood --seed 0
       molood screen library.csv.gz -o scores.parquet --workers 4
       molood info freesolv.molood
+      molood explain freesolv.molood "O=[Se](O)O" --svg why.svg
+      molood report scores.parquet -o report.html
       molood shard split library.parquet --shard-rows 100000 -o shards/
       molood demo
       molood --log-file screen.log screen library.csv.gz -o scores.parquet --quiet

@@ -66,12 +66,14 @@ def _writable(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option("--json", "as_json", is_flag=True,
               help="Print the run summary as JSON on stdout (the counts named as in the "
                    "workflow's summary.json: rows, scored, invalid, flagged, status_counts).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the HTML report of OUTPUT to this file (see `molood report`).")
 @quiet_option("No progress and no summary line on stderr (molood --log-file still gets the "
               "summary and the log lines).")
 @errors
 def screen(input: str, output: str, model: str | None, smiles_col: str | None,
            id_col: str | None, workers: int, batch_size: int | None, fpr: float | None,
-           resume: bool, as_json: bool, quiet: bool) -> None:
+           resume: bool, as_json: bool, quiet: bool, report_path: str | None = None) -> None:
     """Score every molecule of INPUT and write the rows with their scores to OUTPUT.
 
     INPUT is a .parquet, .csv[.gz], .tsv[.gz], .smi[.gz] or .sdf[.gz] file; it is streamed
@@ -124,3 +126,8 @@ def screen(input: str, output: str, model: str | None, smiles_col: str | None,
     report(str(summary), quiet=quiet)
     if as_json:
         click.echo(summary.to_json())
+    if report_path:
+        from molood.cli.report import run_report
+
+        run_report(output, report_path, model=summary.model_path, top=50, fpr=summary.fpr,
+                   quiet=quiet)

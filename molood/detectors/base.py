@@ -38,6 +38,10 @@ from molood.exceptions import NotFittedError
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from molood.chem.reference import ReferenceSet
+    from molood.detectors.terms import ScoreTerms
+    from molood.explain.core import Explanation
+
 __all__ = ["BaseDetector"]
 
 
@@ -194,6 +198,44 @@ class BaseDetector:
         flags = pd.array(ood_flags(self.pvalues_from_scores(scores), fpr), dtype="boolean")
         flags[np.isnan(scores)] = pd.NA
         return flags
+
+    # ------------------------------------------------------------------ explanations
+    reference_: "ReferenceSet | None" = None
+    """Training molecules kept for nearest-neighbour look-ups (None: the model has none)."""
+
+    def score_terms(self, X: Any) -> list["ScoreTerms"]:
+        """Each input's score split into terms (:class:`~molood.detectors.terms.ScoreTerms`).
+
+        This default has one term, the score itself, and no atom-level part; detectors whose
+        score has parts (SEGO: a molecule-level and an atom-level term) override it."""
+        from molood.detectors.terms import ScoreTerms
+
+        scores = self.score_samples(X)
+        return [ScoreTerms(float(s), "ok", {"score": float(s)},
+                           meaning={"score": "the detector's score"}) if np.isfinite(s)
+                else ScoreTerms(float("nan"), "not scored") for s in scores]
+
+    def explain(self, X: Any, *, k: int = 3, reference: Any = None, fpr: float | None = None
+                ) -> list["Explanation"]:
+        """Why each input scores as it does: per-atom contributions, the ``k`` nearest
+        reference (training) molecules and a short reason text (:func:`molood.explain.explain`;
+        ``reference``: SMILES, a library file or a ReferenceSet, for models without one)."""
+        from molood.explain import explain
+
+        return explain(self, X, k=k, reference=reference, fpr=fpr)
+
+    def _reference_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The reference set's tensors and manifest entry (empty when there is none)."""
+        if self.reference_ is None:
+            return {}, {}
+        tensors, meta = self.reference_.to_tensors()
+        return tensors, {"reference": meta}
+
+    def _restore_reference(self, manifest: dict[str, Any],
+                           tensors: dict[str, np.ndarray]) -> None:
+        from molood.chem.reference import ReferenceSet
+
+        self.reference_ = ReferenceSet.from_tensors(tensors, manifest.get("reference"))
 
     # ------------------------------------------------------------------ model files
     def save(self, path: str | os.PathLike) -> None:

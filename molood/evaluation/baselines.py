@@ -3,7 +3,7 @@
 Any learned detector should beat "how far is the query from its most similar training
 molecule", so the benchmarks report this baseline next to SEGO.
 
-numpy at import time; RDKit is imported when scores are computed.
+numpy at import time (fingerprints: :mod:`molood.chem.fingerprints`).
 """
 
 from __future__ import annotations
@@ -12,24 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
+from molood.chem.fingerprints import morgan_bitvects
+
 __all__ = ["knn_tanimoto_scores"]
-
-
-def _morgan_fps(smiles: Sequence[str], what: str) -> list:
-    from rdkit import Chem
-    from rdkit.Chem import rdFingerprintGenerator
-
-    from molood.chem.parse import quiet_rdkit
-
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
-    fps = []
-    with quiet_rdkit():
-        for i, s in enumerate(smiles):
-            mol = Chem.MolFromSmiles(s)
-            if mol is None:
-                raise ValueError(f"{what}[{i}]: RDKit cannot parse SMILES {s!r}")
-            fps.append(gen.GetFingerprint(mol))
-    return fps
 
 
 def knn_tanimoto_scores(train_smiles: Sequence[str], query_smiles: Sequence[str]) -> np.ndarray:
@@ -41,8 +26,8 @@ def knn_tanimoto_scores(train_smiles: Sequence[str], query_smiles: Sequence[str]
 
     if len(train_smiles) == 0:
         raise ValueError("knn_tanimoto_scores needs at least one training molecule")
-    train = _morgan_fps(train_smiles, "train_smiles")
-    query = _morgan_fps(query_smiles, "query_smiles")
+    train = morgan_bitvects(train_smiles, "train_smiles")
+    query = morgan_bitvects(query_smiles, "query_smiles")
     out = np.empty(len(query), dtype=np.float64)
     for i, fp in enumerate(query):
         out[i] = 1.0 - max(DataStructs.BulkTanimotoSimilarity(fp, train))

@@ -58,12 +58,13 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 
 from molood.chem.limits import DEFAULT_MAX_ATOMS
+from molood.chem.reference import DEFAULT_REFERENCE_SIZE
 from molood.detectors.base import BaseDetector
 from molood.detectors.calibration import check_fpr, zscore_stats
 from molood.detectors.inputs import (
@@ -81,6 +82,10 @@ from molood.detectors.sego.losses import bank_infonce, global_infonce, local_inf
 from molood.detectors.sego.nets import SEGONet
 from molood.detectors.sego.training import make_optimizer, train_epochs
 from molood.graphs.arrays import GraphArrays
+
+if TYPE_CHECKING:  # pragma: no cover
+    from molood.chem.reference import ReferenceSet
+    from molood.detectors.terms import ScoreTerms
 
 __all__ = ["SEGODetector"]
 
@@ -144,6 +149,11 @@ class SEGODetector(BaseDetector):
         (max_atoms=M)"`` (:meth:`score_components`' ``status``). The node-level loss is
         quadratic in atoms (:data:`~molood.chem.limits.DEFAULT_MAX_ATOMS`); None scores any
         size. Not used by ``fit``; not stored in model files (a resource limit of the caller).
+    reference_size : int, default=20000
+        Training molecules kept in the model file as its reference set (canonical SMILES,
+        Morgan fingerprints; ~300 bytes a molecule) for explanations' nearest neighbours and
+        unseen atom environments (:class:`~molood.chem.reference.ReferenceSet`): all of them up
+        to this many, else a sample drawn with ``RandomState(seed + 2)``. 0 stores none.
 
     Attributes
     ----------
@@ -173,7 +183,8 @@ class SEGODetector(BaseDetector):
                  bank_size: int = 127, fpr: float = 0.05, seed: int = 0, n_jobs: int = 1,
                  largest_fragment: bool = False, on_invalid: Literal["raise", "skip"] = "raise",
                  tree_cache: Any = None, num_threads: int | None = 1,
-                 verbose: bool = True, max_atoms: int | None = DEFAULT_MAX_ATOMS) -> None:
+                 verbose: bool = True, max_atoms: int | None = DEFAULT_MAX_ATOMS,
+                 reference_size: int = DEFAULT_REFERENCE_SIZE) -> None:
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -194,6 +205,7 @@ class SEGODetector(BaseDetector):
         self.num_threads = num_threads
         self.verbose = verbose
         self.max_atoms = max_atoms
+        self.reference_size = reference_size
 
     def _validate_params(self) -> None:
         if self.mode not in ("default", "faithful"):
@@ -228,7 +240,22 @@ class SEGODetector(BaseDetector):
             self._fit_arrays(ga)
         self.train_sha256_ = graph_arrays_sha256(ga)
         self.train_smiles_sha256_ = smiles_sha
+        self.reference_ = self._build_reference(X, valid)
         return self
+
+    def _build_reference(self, X: Any, valid: np.ndarray) -> "ReferenceSet | None":
+        """The reference set of the valid training molecules (their calibration ones marked);
+        None for GraphArrays input or ``reference_size=0``."""
+        if isinstance(X, GraphArrays) or not self.reference_size:
+            return None
+        from molood.chem.parse import parse
+        from molood.chem.reference import ReferenceSet
+
+        mols = [parse(x)[0] if isinstance(x, str) else x
+                for x, ok in zip(as_list(X), valid) if ok]
+        return ReferenceSet.build(mols, calibration=self.cal_index_ if self.n_val_ else None,
+                                  max_size=int(self.reference_size), seed=int(self.seed) + 2,
+                                  positions=np.flatnonzero(valid))
 
     def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(training positions, held-out calibration positions), sorted and disjoint; drawn
@@ -460,6 +487,13 @@ class SEGODetector(BaseDetector):
         out[valid] = self._combine(l_g, l_n, data.num_nodes)
         return out
 
+    def score_terms(self, X: Any) -> list["ScoreTerms"]:
+        """Scores split into the global term, the local term and the local term's per-atom
+        contributions (:mod:`molood.detectors.sego.attribution`)."""
+        from molood.detectors.sego.attribution import sego_score_terms
+
+        return sego_score_terms(self, X)
+
     # ------------------------------------------------------------------ model files
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Tensors ``net.<name>`` (the SEGONet state dict, or the scoring net's for a
@@ -475,6 +509,8 @@ class SEGODetector(BaseDetector):
         tensors["bank.g_s"] = self.bank_s_.detach().cpu().contiguous().numpy()
         cal_tensors, calibration = self._calibration_state()
         tensors.update(cal_tensors)
+        ref_tensors, ref_manifest = self._reference_state()
+        tensors.update(ref_tensors)
         calibration.update(
             stats=self.stats_,
             source=("held-out ID molecules" if self.n_val_ > 0
@@ -496,6 +532,7 @@ class SEGODetector(BaseDetector):
                                     "graphs drawn with RandomState(seed + 1)"},
             # losses and weights only: wall-clock times would make every file unique
             "history": [{k: v for k, v in rec.items() if k != "time_s"} for rec in self.history_],
+            **ref_manifest,
         }
         return tensors, manifest
 
@@ -524,6 +561,8 @@ class SEGODetector(BaseDetector):
         self.bank_s_ = torch.from_numpy(np.array(tensors["bank.g_s"])).to(torch.float64)
         self.stats_ = {k: float(v) for k, v in manifest["calibration"]["stats"].items()}
         self._restore_calibration(manifest, tensors)
+        if not scoring_only:
+            self._restore_reference(manifest, tensors)
         ts = manifest["training_set"]
         self.n_fit_, self.n_train_ = int(ts["n_fit"]), int(ts["n_train"])
         self.n_val_ = int(ts["n_val"])

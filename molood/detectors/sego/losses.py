@@ -32,6 +32,7 @@ __all__ = [
     "bank_infonce",
     "local_infonce",
     "local_infonce_eval",
+    "local_infonce_nodes",
     "adaptive_weights",
 ]
 
@@ -235,6 +236,13 @@ def _local_eval_class(x: Tensor, y: Tensor, nx: Tensor, ny: Tensor, first_np: np
                       nn_: np.ndarray, p: int, tau: float) -> Tensor:
     """Per-graph local loss [b] of b graphs of one size class ``p`` (nodes ``first_np[g]`` ..
     ``+ nn_[g]``), padded to p rows; ``nx``/``ny`` are the float64 row norms [N]."""
+    per_node = _local_eval_class_nodes(x, y, nx, ny, first_np, nn_, p, tau)
+    return per_node.sum(dim=1) / torch.from_numpy(nn_).to(torch.float64)
+
+
+def _local_eval_class_nodes(x: Tensor, y: Tensor, nx: Tensor, ny: Tensor, first_np: np.ndarray,
+                            nn_: np.ndarray, p: int, tau: float) -> Tensor:
+    """Per-node terms [b, p] (0 in the padding) behind :func:`_local_eval_class`."""
     b, e = nn_.shape[0], x.shape[1]
     ar = np.arange(p)
     valid_np = ar[None, :] < nn_[:, None]  # [b, p]
@@ -251,14 +259,18 @@ def _local_eval_class(x: Tensor, y: Tensor, nx: Tensor, ny: Tensor, first_np: np
     ex = s.exp_().mul_(pair)
     row = ex.sum(dim=2).add_(_DEN_EPS).log_()  # x_i against the other y_j of its graph
     col = ex.sum(dim=1).add_(_DEN_EPS).log_()  # y_i against the other x_j of its graph
-    per_node = (row + col).div_(2).sub_(diag).mul_(valid)
-    return per_node.sum(dim=1) / torch.from_numpy(nn_).to(torch.float64)
+    return (row + col).div_(2).sub_(diag).mul_(valid)
 
 
 def _local_eval_rows(x: Tensor, y: Tensor, nx: Tensor, ny: Tensor, tau: float) -> Tensor:
     """Local loss (0-d float64) of one graph of n nodes (``x``, ``y`` [n, E] float32, norms
     ``nx``, ``ny`` [n] float64) in blocks of ``_EVAL_BUDGET // n`` rows of the n × n
     similarity: row sums per block, column sums accumulated over blocks."""
+    return _local_eval_rows_nodes(x, y, nx, ny, tau).sum() / x.shape[0]
+
+
+def _local_eval_rows_nodes(x: Tensor, y: Tensor, nx: Tensor, ny: Tensor, tau: float) -> Tensor:
+    """Per-node terms [n] behind :func:`_local_eval_rows`."""
     n = x.shape[0]
     step = max(1, _EVAL_BUDGET // n)
     col = torch.zeros(n, dtype=torch.float64)
@@ -274,8 +286,32 @@ def _local_eval_rows(x: Tensor, y: Tensor, nx: Tensor, ny: Tensor, tau: float) -
         ex[i, i + lo] = 0.0
         per_node[lo:hi] = ex.sum(dim=1).add_(_DEN_EPS).log_().div_(2).sub_(diag)
         col.add_(ex.sum(dim=0))
-    per_node.add_(col.add_(_DEN_EPS).log_().div_(2))
-    return per_node.sum() / n
+    return per_node.add_(col.add_(_DEN_EPS).log_().div_(2))
+
+
+def local_infonce_nodes(x: Tensor, y: Tensor, num_nodes: Tensor, tau: float = TAU) -> Tensor:
+    """The per-node terms ``ℓ_i`` [N] (float64) of :func:`local_infonce_eval`: a graph's local
+    loss is the mean of its nodes' terms, ``L_n = (1/n) Σ_i ℓ_i`` with
+    ``ℓ_i = ½[log Σ_{j≠i} e^{s_ij} + log Σ_{j≠i} e^{s_ji}] − s_ii``, ``s_ij = cos(x_i, y_j)/τ``
+    (large = node i's two views agree less with each other than with the graph's other nodes).
+    Each graph is computed alone, with the same arithmetic as scoring; graphs of ≤ 1 node get 0.
+    For explanations (a few molecules), not for screening speed."""
+    counts = num_nodes.to(torch.long).numpy()
+    out = torch.zeros(int(counts.sum()), dtype=torch.float64)
+    with torch.inference_mode():
+        nx = torch.linalg.vector_norm(x, dim=1, dtype=torch.float64).clamp_min_(_NORM_EPS)
+        ny = torch.linalg.vector_norm(y, dim=1, dtype=torch.float64).clamp_min_(_NORM_EPS)
+        offsets = np.cumsum(counts) - counts
+        for g in np.flatnonzero(counts > 1).tolist():
+            lo, n = int(offsets[g]), int(counts[g])
+            p = (n + _EVAL_PAD - 1) // _EVAL_PAD * _EVAL_PAD
+            if p * p > _EVAL_BUDGET:
+                out[lo:lo + n] = _local_eval_rows_nodes(x[lo:lo + n], y[lo:lo + n],
+                                                        nx[lo:lo + n], ny[lo:lo + n], tau)
+            else:
+                out[lo:lo + n] = _local_eval_class_nodes(x, y, nx, ny, offsets[g:g + 1],
+                                                         counts[g:g + 1], p, tau)[0, :n]
+    return out
 
 
 def adaptive_weights(sigmas: Tensor | list[float], alpha: float) -> Tensor:
