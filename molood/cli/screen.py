@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from molood.chem.limits import DEFAULT_MAX_ATOMS
 from molood.cli.main import INPUT_FILE, errors, quiet_option, setup_logging, smiles_col_option
 
 __all__ = ["screen"]
@@ -31,13 +32,21 @@ __all__ = ["screen"]
               help="In-distribution false-positive rate that sets molood_is_ood "
                    "(flag = p-value <= fpr) [default: the model's, set by `molood train "
                    "--fpr`; 0.05 for the bundled model].")
+@click.option("--max-atoms", type=click.IntRange(min=0), default=DEFAULT_MAX_ATOMS,
+              show_default=True,
+              help="Rows whose molecule has more atoms are not scored (status too_large: "
+                   "...); 0 = no cap.")
+@click.option("--no-smiles-column", "no_smiles", is_flag=True,
+              help="Leave out molood_smiles (the standardised SMILES scored) for wide "
+                   "libraries.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run into the same OUTPUT (same input, model and "
                    "options); the result equals an uninterrupted run.")
 @quiet_option("No progress bar and no summary line.")
 @errors
 def screen(input: str, output: str, model: str | None, smiles_col: str | None, workers: int,
-           batch_size: int | None, fpr: float | None, resume: bool, quiet: bool) -> None:
+           batch_size: int | None, fpr: float | None, max_atoms: int, no_smiles: bool,
+           resume: bool, quiet: bool) -> None:
     """Score every molecule of INPUT and write the rows with their scores to OUTPUT.
 
     INPUT is a .parquet, .csv[.gz], .tsv[.gz], .smi[.gz] or .sdf[.gz] file; it is streamed
@@ -49,7 +58,9 @@ def screen(input: str, output: str, model: str | None, smiles_col: str | None, w
       molood_pvalue  conformal p-value vs held-out ID molecules (small = OOD)
       molood_is_ood  true when p-value <= fpr (empty when not scored)
       molood_status  "ok", or why the row was not scored ("empty",
-                     "invalid_smiles: <RDKit message>", "sdf_parse_error: ...")
+                     "invalid_smiles: <RDKit message>", "sdf_parse_error: ...",
+                     "too_large: N atoms (max_atoms=M)")
+      molood_smiles  the standardised SMILES scored (--no-smiles-column: left out)
 
     Parquet output also stores the model path and SHA-256, molood version, fpr and threshold
     in its key-value metadata; SD output keeps each record and adds the scores as SD
@@ -73,6 +84,7 @@ def screen(input: str, output: str, model: str | None, smiles_col: str | None, w
 
     setup_logging(quiet)
     summary = engine.screen(input, output, model=model, smiles_col=smiles_col, workers=workers,
-                            batch_size=batch_size, fpr=fpr, resume=resume, progress=not quiet)
+                            batch_size=batch_size, fpr=fpr, resume=resume, progress=not quiet,
+                            max_atoms=max_atoms, smiles_column=not no_smiles)
     if not quiet:
         click.echo(f"molood: {summary}", err=True)

@@ -64,12 +64,8 @@ import numpy as np
 import torch
 
 from molood.chem.limits import DEFAULT_MAX_ATOMS
-from molood.chem.standardize import (
-    DEFAULT_STANDARDIZE,
-    Standardizer,
-    featurizer_settings,
-    resolve_standardizer,
-)
+from molood.chem.standardize import DEFAULT_STANDARDIZE, Standardizer, resolve_standardizer
+from molood.chem.standardize import featurizer_settings as _featurizer_settings
 from molood.detectors.base import BaseDetector
 from molood.detectors.calibration import check_fpr, zscore_stats
 from molood.detectors.inputs import (
@@ -227,16 +223,17 @@ class SEGODetector(BaseDetector):
         if int(self.bank_size) < 1:
             raise ValueError(f"bank_size must be >= 1, got {self.bank_size}")
         check_fpr(self.fpr)
-        self._featurizer()
+        self.featurizer_settings()
 
-    def _featurizer(self) -> tuple[Standardizer | None, bool]:
-        """(standardizer, featurizer's largest_fragment) of ``standardize``/``largest_fragment``
-        (:func:`~molood.chem.standardize.featurizer_settings`)."""
-        return featurizer_settings(self.standardize, self.largest_fragment)
+    def featurizer_settings(self) -> tuple[Standardizer | None, bool]:
+        """(standardizer, featurizer's largest_fragment) that ``standardize`` and
+        ``largest_fragment`` mean (:func:`~molood.chem.standardize.featurizer_settings`): how
+        fitting and scoring featurize, and screening too."""
+        return _featurizer_settings(self.standardize, self.largest_fragment)
 
     def _graphs(self, X: Any) -> tuple[GraphArrays | None, np.ndarray, list[str | None]]:
         """Scoring's featurization of ``X``: standardised, refused above ``max_atoms``."""
-        std, largest = self._featurizer()
+        std, largest = self.featurizer_settings()
         return to_graph_arrays(X, largest, self.max_atoms, std)
 
     # ------------------------------------------------------------------ fitting
@@ -246,7 +243,7 @@ class SEGODetector(BaseDetector):
         ``y`` is ignored (unsupervised). Returns ``self``.
         """
         self._validate_params()
-        std, largest = self._featurizer()
+        std, largest = self.featurizer_settings()
         ga, valid, errors = to_graph_arrays(X, largest, standardizer=std)
         check_training_rows(errors, self.on_invalid)
         if ga is None:
@@ -509,7 +506,7 @@ class SEGODetector(BaseDetector):
         tensors["bank.g_s"] = self.bank_s_.detach().cpu().contiguous().numpy()
         cal_tensors, calibration = self._calibration_state()
         tensors.update(cal_tensors)
-        std, largest = self._featurizer()
+        std, largest = self.featurizer_settings()
         calibration.update(
             stats=self.stats_,
             source=("held-out ID molecules" if self.n_val_ > 0
