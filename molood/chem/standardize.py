@@ -32,7 +32,7 @@ Steps run only when they can change the molecule (molecules in a screen mostly n
 them): isotopes, hydrogens and metals need bracket atoms in a SMILES (checked on the text, else
 by one substructure query each); charge-dependent steps need a charged atom; the normalizations
 need a charged atom or one of the few neutral groups RDKit's default rules rewrite (pentavalent
-N/P/As/Sb with two double bonds, aromatic N=X, N#N, three-connected S=X: :data:`_NEUTRAL_RULES`);
+N/P/As/Sb with two double bonds, aromatic N=X, N#N, three-connected S=X: :data:`_DOUBLE_RULES`);
 the fragment step needs two fragments. ``tests/chem/test_standardize.py`` checks that this
 gives exactly what running every RDKit step unconditionally gives.
 
@@ -221,12 +221,13 @@ _CHARGED = _Q("[!+0]")
 _METAL = _Q("[!#0;!#1;!#2;!#5;!#6;!#7;!#8;!#9;!#10;!#14;!#15;!#16;!#17;!#18;!#33;!#34;!#35;"
             "!#36;!#52;!#53;!#54;!#85;!#86]")
 """Any atom other than the non-metals and metalloids RDKit's MetalDisconnector never cuts."""
-_NEUTRAL_RULES = (_Q("[#7,#15,#33,#51;X3](=*)=*"), _Q("[#7;a]=*"), _Q("[#7]#[#7]"),
-                  _Q("[#16;X3]=*"))
-"""Supersets of the reactants of RDKit's default normalizations that need no charged atom:
-pentavalent N/P/As/Sb with two double bonds ("nitro to N+(O-)=O"), aromatic N with an
-exocyclic double bond ("pyridine oxide"), N#N ("azide", "diazo/azo"), three-connected S with a
-double bond ("sulfoxide"). Every other default rule matches a charged atom."""
+_DOUBLE_RULES = _Q("[#7,#15,#16,#33,#51;X3,a]=*")
+_TRIPLE_RULES = _Q("[#7]#[#7]")
+"""Supersets of the reactants of RDKit's default normalizations that need no charged atom: a
+three-connected N/P/As/Sb with a double bond ("nitro to N+(O-)=O" wants two), an aromatic N
+with an exocyclic double bond ("pyridine oxide"), a three-connected S with a double bond
+("sulfoxide"); N#N ("azide", "diazo/azo"; a triple bond is always written ``#`` in a SMILES).
+Every other default rule matches a charged atom."""
 
 
 class _Tools:
@@ -266,36 +267,39 @@ def _strip_isotopes(mol: Chem.Mol) -> Chem.Mol:
     return Chem.RemoveHs(mol.GetMol())
 
 
-def _cleanup(mol: Chem.Mol, brackets: bool) -> Chem.Mol:
+def _cleanup(mol: Chem.Mol, text: str | None) -> tuple[Chem.Mol, bool | None]:
     """RDKit's ``Cleanup`` (remove Hs, disconnect metals, normalize, reionize), each part only
-    where it can change the molecule. ``brackets`` False promises there are no bracket atoms
-    in the SMILES it came from (so no explicit H atoms and no metals)."""
+    where it can change the molecule (``text``: the SMILES it was parsed from, if any).
+    Returns the molecule and whether it has a charged atom (None: not known)."""
     t = _tools()
+    brackets = text is None or "[" in text  # explicit H atoms and metals need brackets
     if brackets and mol.HasSubstructMatch(_HYDROGEN):
         mol = Chem.RemoveHs(mol)
     if brackets and mol.HasSubstructMatch(_METAL):
         mol = t.metals.Disconnect(mol)
     charged = mol.HasSubstructMatch(_CHARGED)
-    if charged or any(mol.HasSubstructMatch(q) for q in _NEUTRAL_RULES):
+    if charged or mol.HasSubstructMatch(_DOUBLE_RULES) or (
+            (text is None or "#" in text) and mol.HasSubstructMatch(_TRIPLE_RULES)):
         mol = t.normalizer.normalize(mol)
         charged = mol.HasSubstructMatch(_CHARGED)
     if charged:
-        mol = t.reionizer.reionize(mol)
-    return mol
+        return t.reionizer.reionize(mol), None
+    return mol, charged
 
 
 def _standardize(mol: Chem.Mol, std: Standardizer, text: str | None) -> Chem.Mol:
     """The chemical steps of ``std`` (without canonical ordering); the input is not changed.
     ``text``: the SMILES ``mol`` was parsed from, if any (lets steps be skipped cheaply)."""
-    brackets = text is None or "[" in text
+    brackets = text is None or "[" in text  # isotopes need brackets
     if std.isotopes and brackets and mol.HasSubstructMatch(_ISOTOPE):
         mol = _strip_isotopes(mol)
+    charged = None  # whether ``mol`` has a charged atom, where known
     if std.cleanup:
-        mol = _cleanup(mol, brackets)
+        mol, charged = _cleanup(mol, text)
     if std.largest_fragment and (text is None or "." in text or brackets):
         if len(Chem.GetMolFrags(mol)) > 1:
-            mol = _tools().chooser.choose(mol)
-    if std.neutralize and mol.HasSubstructMatch(_CHARGED):
+            mol, charged = _tools().chooser.choose(mol), None
+    if std.neutralize and (mol.HasSubstructMatch(_CHARGED) if charged is None else charged):
         mol = _tools().uncharger.uncharge(mol)
     if std.tautomer:
         mol = _tools().tautomers.Canonicalize(mol)
