@@ -24,18 +24,19 @@ import argparse
 import gc
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-from rdkit import Chem, rdBase  # noqa: E402
-from rdkit.Chem.MolStandardize import rdMolStandardize  # noqa: E402
+import numpy as np
+from rdkit import Chem, rdBase
+from rdkit.Chem.MolStandardize import rdMolStandardize
 
-from molood.chem.features import smiles_to_arrays  # noqa: E402
-from molood.chem.standardize import Standardizer  # noqa: E402
-from molood.io.readers import read_batches  # noqa: E402
+from molood.chem.features import smiles_to_arrays
+from molood.chem.standardize import Standardizer
+from molood.io.readers import read_batches
 
 
 def _shuffled(smiles: list[str], seed: int = 0) -> list[str]:

@@ -18,7 +18,7 @@ Name: molood_score, dtype: float64
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["MoloodAccessor"]
 
 
-_MaxAtoms = Union[int, None, Literal["model"]]
+_MaxAtoms = int | None | Literal["model"]
 
 
 @pd.api.extensions.register_dataframe_accessor("molood")

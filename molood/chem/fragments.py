@@ -17,7 +17,7 @@ from rdkit import Chem
 from molood.chem.limits import too_large
 from molood.graphs.arrays import GraphArrays
 
-__all__ = ["pick_fragment", "size_error", "select_fragments"]
+__all__ = ["pick_fragment", "select_fragments", "size_error"]
 
 
 def pick_fragment(frags: tuple[tuple[int, ...], ...], z: list[int]) -> tuple[int, ...]:

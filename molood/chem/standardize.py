@@ -44,8 +44,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 from rdkit import Chem
 from rdkit.Chem.MolStandardize import rdMolStandardize
@@ -54,13 +55,13 @@ from molood.chem.limits import too_large
 from molood.chem.parse import quiet_rdkit
 
 __all__ = [
-    "Standardizer",
-    "Standardized",
-    "STEPS",
-    "PRESETS",
     "DEFAULT_STANDARDIZE",
-    "resolve_standardizer",
+    "PRESETS",
+    "STEPS",
+    "Standardized",
+    "Standardizer",
     "featurizer_settings",
+    "resolve_standardizer",
     "standardize_mol",
 ]
 
@@ -114,7 +115,7 @@ class Standardizer:
         on = [words[k] for k in STEPS if getattr(self, k)]
         return f"{self.spec}: {', '.join(on) or 'no chemical changes'}; canonical atom order"
 
-    def __call__(self, mol: Chem.Mol, text: str | None = None) -> "Standardized":
+    def __call__(self, mol: Chem.Mol, text: str | None = None) -> Standardized:
         """:func:`standardize_mol` with this configuration."""
         return standardize_mol(mol, self, text)
 
@@ -137,7 +138,8 @@ def resolve_standardizer(spec: Any) -> Standardizer | None:
     (``"tautomer"``; ``"fragment"`` and ``"neutralise"`` are accepted too) to switch it on, or
     ``-step`` to switch it off, e.g. ``"default,tautomer"`` or ``"default,-isotopes"``. A
     mapping ``{step: bool}``: the default preset with those steps changed. A JSON object
-    string (``'{"tautomer": true}'``) is read as a mapping. ValueError for anything else.
+    string (``'{"tautomer": true}'``) is read as a mapping. ValueError for an unknown name or
+    step, TypeError for a value of another type.
     """
     if spec is None or isinstance(spec, Standardizer):
         return spec
@@ -150,8 +152,8 @@ def resolve_standardizer(spec: Any) -> Standardizer | None:
         changes = {_step(k): _flag(k, v) for k, v in spec.items()}
         return dataclasses.replace(PRESETS[DEFAULT_STANDARDIZE], **changes)
     if not isinstance(spec, str):
-        raise ValueError(f"standardize must be None, a preset name, a step list or a mapping, "
-                         f"got {type(spec).__name__}")
+        raise TypeError(f"standardize must be None, a preset name, a step list or a mapping, "
+                        f"got {type(spec).__name__}")
     state = PRESETS["none"].to_dict()
     tokens = [t.strip().lower() for t in spec.replace("+", ",").split(",")]
     if not any(tokens):
@@ -198,7 +200,7 @@ def _step(name: Any) -> str:
 
 def _flag(name: Any, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"standardize: step {name!r} must be true or false, got {value!r}")
+        raise TypeError(f"standardize: step {name!r} must be true or false, got {value!r}")
     return value
 
 
@@ -296,9 +298,9 @@ def _standardize(mol: Chem.Mol, std: Standardizer, text: str | None) -> Chem.Mol
     charged = None  # whether ``mol`` has a charged atom, where known
     if std.cleanup:
         mol, charged = _cleanup(mol, text)
-    if std.largest_fragment and (text is None or "." in text or brackets):
-        if len(Chem.GetMolFrags(mol)) > 1:
-            mol, charged = _tools().chooser.choose(mol), None
+    if (std.largest_fragment and (text is None or "." in text or brackets)
+            and len(Chem.GetMolFrags(mol)) > 1):
+        mol, charged = _tools().chooser.choose(mol), None
     if std.neutralize and (mol.HasSubstructMatch(_CHARGED) if charged is None else charged):
         mol = _tools().uncharger.uncharge(mol)
     if std.tautomer:

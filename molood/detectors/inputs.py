@@ -36,7 +36,7 @@ def as_list(X: Any) -> list[Any]:
 
 
 def to_graph_arrays(X: Any, largest_fragment: bool = False, max_atoms: int | None = None,
-                    standardizer: "Standardizer | None" = None
+                    standardizer: Standardizer | None = None
                     ) -> tuple[GraphArrays | None, np.ndarray, list[str | None]]:
     """(GraphArrays of the valid inputs in input order, bool mask [n] of valid inputs, error
     reason per input). Never raises for an unparseable molecule; a non-molecule item (not a

@@ -64,7 +64,7 @@ class ScoredRows(NamedTuple):
     asked for"""
 
     @staticmethod
-    def concat(parts: Sequence["ScoredRows"]) -> "ScoredRows":
+    def concat(parts: Sequence[ScoredRows]) -> ScoredRows:
         """The rows of ``parts``, one after the other (a screen's chunk from its tasks)."""
         smiles = (None if any(p.smiles is None for p in parts)
                   else [x for p in parts for x in p.smiles])  # type: ignore[union-attr]

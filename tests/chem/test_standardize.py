@@ -16,7 +16,6 @@ from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from molood.chem import standardize as stdmod
 from molood.chem.features import inputs_to_arrays, smiles_to_arrays
-from molood.detectors.inputs import graph_arrays_sha256
 from molood.chem.standardize import (
     PRESETS,
     STEPS,
@@ -25,6 +24,7 @@ from molood.chem.standardize import (
     resolve_standardizer,
     standardize_mol,
 )
+from molood.detectors.inputs import graph_arrays_sha256
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT = Standardizer()
@@ -242,9 +242,12 @@ def test_resolve_standardizer(spec, want):
     assert resolve_standardizer(spec) == want
 
 
-@pytest.mark.parametrize("spec", ["", "defualt", "cleanup,magic", {"cleanup": 1}, 3, "{nope"])
-def test_bad_specs_are_value_errors(spec):
-    with pytest.raises(ValueError, match="standardize"):
+@pytest.mark.parametrize("spec, error", [("", ValueError), ("defualt", ValueError),
+                                         ("cleanup,magic", ValueError), ("{nope", ValueError),
+                                         ({"magic": True}, ValueError),
+                                         ({"cleanup": 1}, TypeError), (3, TypeError)])
+def test_bad_specs_are_refused(spec, error):
+    with pytest.raises(error, match="standardize"):
         resolve_standardizer(spec)
 
 

@@ -8,7 +8,6 @@ import logging
 
 import pandas as pd
 import pytest
-
 from click.testing import CliRunner
 
 from molood._fs import file_sha256
@@ -44,8 +43,8 @@ def test_train_then_info(molood, tmp_path, id_csv):
                  "alpha=0.25", "seed=3", "torch", "default fpr  0.1,",
                  "source       id.csv, column SMILES, 61 rows, 1 skipped as invalid",
                  "smallest fpr 0.07692 (= 1/(n_cal+1)",
-                 "standardize    isotopes, cleanup, largest_fragment, neutralize (off: "
-                 "tautomer); canonical atom order"):
+                 ("standardize    isotopes, cleanup, largest_fragment, neutralize (off: "
+                  "tautomer); canonical atom order")):
         assert text in r.output, text
     r = molood("info", model, "--json")
     info = json.loads(r.output)
@@ -55,11 +54,11 @@ def test_train_then_info(molood, tmp_path, id_csv):
 
 
 @pytest.mark.parametrize("args,expect", [
-    ([], dict(standardize="default", largest_fragment=None)),
-    (["--standardize", "default,tautomer"], dict(standardize="default,tautomer")),
+    ([], {"standardize": "default", "largest_fragment": None}),
+    (["--standardize", "default,tautomer"], {"standardize": "default,tautomer"}),
     (["--standardize", "none", "--largest-fragment"],
-     dict(standardize="none", largest_fragment=True)),
-    (["--all-fragments"], dict(largest_fragment=False)),
+     {"standardize": "none", "largest_fragment": True}),
+    (["--all-fragments"], {"largest_fragment": False}),
 ])
 def test_standardisation_goes_to_the_detector(molood, tmp_path, monkeypatch, args, expect):
     seen = {}

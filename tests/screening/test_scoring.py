@@ -79,7 +79,7 @@ def test_score_inputs_passes_the_cap_and_says_why(tiny_model):
 # ------------------------------------------------------------------ the SMILES scored
 def test_score_inputs_returns_the_standardised_smiles_it_scored(tiny_model):
     rows = ["OCC", "[2H]OC([2H])([2H])[2H]", "CC(=O)[O-].[Na+]", "xx", None]
-    scores, status, smiles = score_inputs(tiny_model, rows, smiles=True)
+    scores, _, smiles = score_inputs(tiny_model, rows, smiles=True)
     assert smiles == ["CCO", "CO", "CC(=O)O", None, None]
     np.testing.assert_array_equal(scores[:3], tiny_model.score_samples(["CCO", "CO", "CC(=O)O"]))
 

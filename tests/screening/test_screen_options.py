@@ -61,7 +61,7 @@ def test_a_chain_above_the_cap_is_too_large_in_screen_cli_and_accessor(
 
 def test_the_cap_can_be_changed_or_lifted(tmp_path, library, tiny_model_path):
     lifted = []
-    for i, how in enumerate([dict(max_atoms=0), dict(max_atoms=None), ["--max-atoms", 0]]):
+    for i, how in enumerate([{"max_atoms": 0}, {"max_atoms": None}, ["--max-atoms", 0]]):
         out = tmp_path / f"out{i}.parquet"
         if isinstance(how, dict):
             molood.screen(library, out, model=tiny_model_path, **how)
@@ -89,7 +89,7 @@ def test_smiles_column_holds_what_was_scored_and_can_be_left_out(tmp_path, libra
     df = pd.read_parquet(out)
     assert list(df.columns) == ["id", "smiles", *OUTPUT_COLUMNS]
     assert _texts(df[SMILES_COLUMN]) == ["CCO", None, "CO", "CC(=O)O", None]
-    for i, how in enumerate([dict(smiles_column=False), ["--no-smiles-column"]]):
+    for i, how in enumerate([{"smiles_column": False}, ["--no-smiles-column"]]):
         lean = tmp_path / f"lean{i}.csv"
         if isinstance(how, dict):
             molood.screen(library, lean, model=tiny_model_path, **how)
@@ -103,7 +103,7 @@ def test_smiles_column_holds_what_was_scored_and_can_be_left_out(tmp_path, libra
                                                     smiles_column=False).columns
 
 
-@pytest.mark.parametrize("change", [dict(max_atoms=500), dict(smiles_column=False)])
+@pytest.mark.parametrize("change", [{"max_atoms": 500}, {"smiles_column": False}])
 def test_resume_refuses_other_options(tmp_path, library, tiny_model_path, monkeypatch, change):
     from molood.screening import engine
 
