@@ -108,7 +108,7 @@ class Standardizer:
         return ",".join(steps if len(steps) <= len(diff) else [DEFAULT_STANDARDIZE, *diff])
 
     def describe(self) -> str:
-        """One human-readable line (``molood info``)."""
+        """The configuration in words, one line (for logs and reports)."""
         words = {"isotopes": "isotopes removed", "cleanup": "cleanup",
                  "largest_fragment": "largest fragment", "neutralize": "neutralised",
                  "tautomer": "canonical tautomer"}
