@@ -73,11 +73,18 @@ def _versions() -> dict[str, str]:
 
 
 def _jsonable(v: Any) -> Any:
+    """``v`` as plain JSON (mappings and sequences of plain values included, e.g. a
+    ``standardize`` dict); None for anything else, e.g. a tree cache object: not part of the
+    model."""
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
     if isinstance(v, (np.integer, np.floating, np.bool_)):
         return v.item()
-    return None  # e.g. a tree cache object: not part of the model
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return None
 
 
 # ----------------------------------------------------------------------------- save

@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from molood.exceptions import MoloodInputError
+from molood.io.formats import detect_format
 from molood.io.readers import read_batches
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,15 +27,21 @@ def train_file(input: str | os.PathLike, output: str | os.PathLike, *,
     """Fit a :class:`~molood.detectors.sego.detector.SEGODetector` on a library file and save it.
 
     Unparseable rows are skipped with a warning unless ``on_invalid="raise"`` is passed.
-    ``params`` go to the detector (``epochs``, ``seed``, ``mode``, ``alpha``, ...). SMILES are
-    handed to the detector as text (it parses them itself); SD records as RDKit molecules
-    (None for a record that does not parse).
+    ``params`` go to the detector (``epochs``, ``seed``, ``mode``, ``standardize``, ...).
+    SMILES are handed to the detector as text (it parses them itself); SD records as RDKit
+    molecules (None for a record that does not parse).
+
+    The model file records where its molecules came from (``training_set.source``): the
+    file's base name, the SMILES column used (None for SD files), the rows read and the rows
+    skipped as invalid. No directory and no time, so that the same file, parameters and
+    versions still give a byte-identical model file wherever it is trained.
     """
     from molood.detectors.sego.detector import SEGODetector
 
     params.setdefault("on_invalid", "skip")
     det = SEGODetector(**params)
     det._validate_params()
+    column = _smiles_column(input, smiles_col)
     items: list[Any] = []
     names: list[Any] = []
     for b in read_batches(input, smiles_col, batch_size=_READ_ROWS, infer_types=False):
@@ -46,6 +53,8 @@ def train_file(input: str | os.PathLike, output: str | os.PathLike, *,
     ref = getattr(det, "reference_", None)
     if ref is not None and ref.source_index is not None and any(n is not None for n in names):
         ref.names = ["" if names[i] is None else str(names[i]) for i in ref.source_index]
+    det.training_source_ = {"file": os.path.basename(os.fspath(input)), "smiles_col": column,
+                            "rows": len(items), "skipped": len(items) - int(det.n_fit_)}
     det.save(output)
     return det
 
@@ -59,3 +68,13 @@ def _names(columns: Any, n: int) -> list[Any]:
     if col is None:
         return [None] * n
     return columns[col].astype(object).where(columns[col].notna(), None).tolist()
+
+
+def _smiles_column(path: str | os.PathLike, smiles_col: str | None) -> str | None:
+    """The SMILES column :func:`~molood.io.readers.read_batches` reads from a table (None for
+    SD files, whose records are structures)."""
+    if detect_format(path) == "sdf":
+        return None
+    from molood.screening.plan import plan_input
+
+    return plan_input(os.fspath(path), smiles_col, want_count=False).smiles_col

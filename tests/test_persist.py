@@ -17,6 +17,7 @@ import torch  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
 import molood  # noqa: E402
+from molood.chem.standardize import Standardizer
 from molood.detectors.sego.detector import SEGODetector  # noqa: E402
 from molood.persist import (  # noqa: E402
     FORMAT_VERSION,
@@ -73,7 +74,10 @@ def test_manifest_contents(det, model_file):
     assert m["detector"] == "sego"
     assert set(m["versions"]) >= {"molood", "torch", "dgl", "rdkit"}
     assert m["params"]["epochs"] == 3 and m["mode"] == "default" and m["seed"] == 0
-    assert m["featurizer"]["largest_fragment"] is False and m["featurizer"]["leaf_dim"] == 20
+    assert m["featurizer"]["leaf_dim"] == 20
+    # the default standardisation (its fragment step is the featurizer's largest_fragment)
+    assert m["featurizer"]["standardize"] == Standardizer().to_dict()
+    assert m["featurizer"]["largest_fragment"] is True
     assert m["training_set"]["n_fit"] == len(ID) and len(m["training_set"]["graphs_sha256"]) == 64
     assert m["training_set"]["smiles_sha256"] == det.train_smiles_sha256_
     assert m["calibration"]["n_cal"] == 4 and m["calibration"]["fpr"] == 0.05

@@ -20,7 +20,9 @@ def test_train_file_from_sd_records(tmp_path):
         det = train_file(DATA / "small.sdf", out, epochs=1, val_fraction=0.0, batch_size=4,
                          verbose=False)
     assert det.n_fit_ == 3  # 4 records, one broken
-    assert read_manifest(out)["training_set"]["n_fit"] == 3
+    ts = read_manifest(out)["training_set"]
+    assert ts["n_fit"] == 3
+    assert ts["source"] == {"file": "small.sdf", "smiles_col": None, "rows": 4, "skipped": 1}
 
 
 def test_train_file_refuses_an_empty_library(tmp_path):
@@ -29,3 +31,30 @@ def test_train_file_refuses_an_empty_library(tmp_path):
     with pytest.raises(MoloodInputError, match="no rows"):
         train_file(empty, tmp_path / "m.molood", epochs=1)
     assert not (tmp_path / "m.molood").exists()
+
+
+def test_train_file_records_its_source_and_stays_byte_reproducible(tmp_path, freesolv_smiles):
+    """File name (no directory), SMILES column and skipped rows go into the manifest; the same
+    file trained in two places gives the same bytes (no paths, no times)."""
+    import hashlib
+
+    import pandas as pd
+
+    paths = []
+    for where in ("a", "b/c"):
+        d = tmp_path / where
+        d.mkdir(parents=True)
+        pd.DataFrame({"id": range(41), "Canonical_SMILES": freesolv_smiles[:40] + ["xx"]}).to_csv(
+            d / "actives.csv", index=False)
+        paths.append(d / "m.molood")
+        with pytest.warns(UserWarning, match="skipping 1"):
+            train_file(d / "actives.csv", paths[-1], epochs=1, hidden_dim=8, batch_size=8,
+                       val_fraction=0.2, verbose=False)
+    a, b = (hashlib.sha256(p.read_bytes()).hexdigest() for p in paths)
+    assert a == b
+    src = read_manifest(paths[0])["training_set"]["source"]
+    assert src == {"file": "actives.csv", "smiles_col": "Canonical_SMILES", "rows": 41,
+                   "skipped": 1}
+    from molood.persist import load_model
+
+    assert load_model(paths[0]).training_source_ == src

@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from molood.screening.columns import OUTPUT_COLUMNS
+
 pytest.importorskip("snakemake")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -110,8 +112,7 @@ def test_merged_output_equals_single_screen(workflow_run, tiny_model_path):
     # every row, same order, same values and types, same metadata (model hash, fpr, threshold,
     # version, input name): byte-for-byte the table of one `molood screen` of the library
     assert merged.num_rows == N_ROWS
-    assert merged.column_names == lib.column_names + ["molood_score", "molood_pvalue",
-                                                      "molood_is_ood", "molood_status"]
+    assert merged.column_names == lib.column_names + list(OUTPUT_COLUMNS)
     assert merged.equals(single)
     assert merged.schema.equals(single.schema, check_metadata=True)
     assert merged.select(lib.column_names).equals(lib)
@@ -280,8 +281,7 @@ def test_module_example_runs(tmp_path, tiny_model_path):
     snakemake(tmp_path, "--cores", "2", *cfg, snakefile=snakefile)
     out = tmp_path / "molood-example"
     top = (out / "most_ood.csv").read_text().splitlines()
-    assert top[0].split(",")[-4:] == ["molood_score", "molood_pvalue", "molood_is_ood",
-                                      "molood_status"]
+    assert top[0].split(",")[-len(OUTPUT_COLUMNS):] == list(OUTPUT_COLUMNS)
     assert len(top) == 13
     s = json.loads((out / "screened.summary.json").read_text())
     assert s["rows"] == 12 and s["shard_count"] == 1
@@ -294,7 +294,7 @@ def test_shell_example_runs(tmp_path, library_smiles, tiny_model_path):
     snakemake(tmp_path, "--cores", "2", "--config", "library=lib.parquet",
               f"model={tiny_model_path}", FPR, snakefile=snakefile)
     t = pq.read_table(tmp_path / "molood-shell-example" / "screened.parquet")
-    assert t.num_rows == 8 and t.column_names[-1] == "molood_status"
+    assert t.num_rows == 8 and t.column_names[-1] == OUTPUT_COLUMNS[-1]
     # without config: the bundled demo library and the default model
     p = snakemake(tmp_path, "--cores", "2", "--dry-run", "--printshellcmds",
                   "--config", "outdir=defaults", snakefile=snakefile)

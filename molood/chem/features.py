@@ -24,6 +24,12 @@ Conventions (identical to ``ogb.utils.smiles2graph``):
   (atomic number > 1); ties go to the one with more atoms in total, then to the fragment
   containing the lowest atom index. Atoms keep their relative order; features are those of
   the full molecule (they are all fragment-local, so equal to featurizing the fragment alone).
+  (:mod:`molood.chem.fragments`; the rule of models without standardisation.)
+* With a ``standardizer`` (:mod:`molood.chem.standardize`, every new model has one) each
+  molecule is first standardised and put in canonical atom order; its fragment step replaces
+  ``largest_fragment``. Without one (older models) molecules are featurized as written.
+* Inputs of kind ``"smiles"`` may also be RDKit Mol objects (a DataFrame's ``ROMol`` column):
+  taken as they are, not parsed.
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ from typing import Sequence
 import numpy as np
 from rdkit import Chem
 
+from molood.chem.fragments import pick_fragment, select_fragments, size_error
 from molood.chem.limits import DEFAULT_MAX_ATOMS, plain_smiles_atoms, too_large
 from molood.chem.parse import InputKind, check_kind, parse_molblock, parse_smiles, quiet_rdkit
+from molood.chem.standardize import Standardizer, standardize_mol
 from molood.graphs.arrays import GraphArrays
 
 __all__ = [
@@ -171,7 +179,7 @@ class _Accumulator:
         if self.largest_fragment and n > 1:
             frags = Chem.GetMolFrags(mol)
             if len(frags) > 1:
-                self.frag_keep.append((len(self.n_atoms), _pick_fragment(frags, z)))
+                self.frag_keep.append((len(self.n_atoms), pick_fragment(frags, z)))
         self.n_atoms.append(n)
         self.n_bonds.append(m)
         self.plain.append(plain)
@@ -208,7 +216,7 @@ class _Accumulator:
                    np.array(self.ring, dtype=np.int64), deg)
         num_edges = 2 * n_bonds
         if self.frag_keep:
-            return _select_fragments(x, src, dst, n_atoms, num_edges, node_off, self.frag_keep)
+            return select_fragments(x, src, dst, n_atoms, num_edges, node_off, self.frag_keep)
         return GraphArrays(x=x, leaf_x=x, src=src, dst=dst, num_nodes=n_atoms,
                            num_edges=num_edges)
 
@@ -239,57 +247,44 @@ def mols_to_arrays(mols: Sequence[Chem.Mol], largest_fragment: bool = False) -> 
     return acc.finish()
 
 
-def _pick_fragment(frags: tuple[tuple[int, ...], ...], z: list[int]) -> tuple[int, ...]:
-    """Most heavy atoms, then most atoms, then the fragment found first (lowest atom id)."""
-    best, best_key = frags[0], None
-    for k, frag in enumerate(frags):
-        heavy = sum(1 for a in frag if z[a] > 1)
-        key = (heavy, len(frag), -min(frag))
-        if best_key is None or key > best_key:
-            best, best_key = frag, key
-    return tuple(sorted(best))
+def _prepared(mol: Chem.Mol, text: str | None, largest_fragment: bool, max_atoms: int | None,
+              standardizer: Standardizer | None, want_smiles: bool
+              ) -> tuple[Chem.Mol | None, str | None, str | None]:
+    """(molecule to featurize, the SMILES it is written as (``want_smiles`` or a
+    standardizer, else None), error reason): standardised and in canonical atom order with a
+    ``standardizer``; else as given, checked against ``max_atoms``, with the SMILES of what is
+    scored (the kept fragment with ``largest_fragment``)."""
+    if standardizer is not None:
+        return standardize_mol(mol, standardizer, text, max_atoms, quiet=False)
+    if max_atoms is not None and (err := size_error(mol, max_atoms, largest_fragment)):
+        return None, None, err
+    if not want_smiles:
+        return mol, None, None
+    frags = Chem.GetMolFrags(mol) if largest_fragment else ()
+    if len(frags) > 1:
+        keep = pick_fragment(frags, [a.GetAtomicNum() for a in mol.GetAtoms()])
+        return mol, Chem.MolFragmentToSmiles(mol, atomsToUse=list(keep)), None
+    return mol, Chem.MolToSmiles(mol), None
 
 
-def size_error(mol: Chem.Mol, max_atoms: int | None, largest_fragment: bool = False
-               ) -> str | None:
-    """``"too_large: N atoms (max_atoms=M)"`` when the graph featurized from ``mol`` (its kept
-    fragment with ``largest_fragment``) has more than ``max_atoms`` atoms, else None (also
-    for ``max_atoms=None``). See :data:`~molood.chem.limits.DEFAULT_MAX_ATOMS`."""
-    n = mol.GetNumAtoms()
-    if max_atoms is None or n <= max_atoms:
-        return None
-    if largest_fragment:
-        frags = Chem.GetMolFrags(mol)
-        if len(frags) > 1:
-            n = len(_pick_fragment(frags, [a.GetAtomicNum() for a in mol.GetAtoms()]))
-    return too_large(n, max_atoms) if n > max_atoms else None
-
-
-def _select_fragments(x, src, dst, n_atoms, num_edges, node_off, frag_keep) -> GraphArrays:
-    keep = np.ones(x.shape[0], dtype=bool)
-    for i, atoms in frag_keep:
-        lo, hi = node_off[i], node_off[i + 1]
-        keep[lo:hi] = False
-        keep[lo + np.asarray(atoms, dtype=np.int64)] = True
-    new_id = np.cumsum(keep) - 1
-    ekeep = keep[src]  # both ends of a bond lie in the same fragment
-    graph_of_node = np.repeat(np.arange(n_atoms.shape[0]), n_atoms)
-    graph_of_edge = np.repeat(np.arange(n_atoms.shape[0]), num_edges)
-    nn = np.bincount(graph_of_node[keep], minlength=n_atoms.shape[0]).astype(np.int64)
-    ne = np.bincount(graph_of_edge[ekeep], minlength=n_atoms.shape[0]).astype(np.int64)
-    xk = x[keep]
-    return GraphArrays(x=xk, leaf_x=xk, src=new_id[src[ekeep]], dst=new_id[dst[ekeep]],
-                       num_nodes=nn, num_edges=ne)
-
-
-def smiles_to_arrays(smiles: Sequence[str], largest_fragment: bool = False,
-                     max_atoms: int | None = None) -> tuple[GraphArrays, list[str | None]]:
-    """Parse and featurize SMILES; never raises for any input value.
+def smiles_to_arrays(smiles: Sequence[object], largest_fragment: bool = False,
+                     max_atoms: int | None = None, standardizer: Standardizer | None = None,
+                     smiles_out: list[str | None] | None = None
+                     ) -> tuple[GraphArrays, list[str | None]]:
+    """Parse and featurize SMILES (or take RDKit Mols as they are); never raises for any input
+    value.
 
     ``max_atoms``: molecules with more atoms (:func:`size_error`) are not featurized; their
     reason is ``"too_large: N atoms (max_atoms=M)"`` (a plain SMILES is counted before parsing).
     None (the default) featurizes any size; scoring uses
     :data:`~molood.chem.limits.DEFAULT_MAX_ATOMS`.
+
+    ``standardizer``: standardise every molecule and featurize it in canonical atom order
+    (:mod:`molood.chem.standardize`; its fragment step replaces ``largest_fragment``). None:
+    molecules as written (models from before standardisation).
+
+    ``smiles_out``: a list that is extended with one entry per input: the SMILES of the
+    molecule featurized (canonical; standardised with a ``standardizer``), None where not.
 
     Returns
     -------
@@ -297,16 +292,19 @@ def smiles_to_arrays(smiles: Sequence[str], largest_fragment: bool = False,
         The valid molecules only, in input order.
     errors : list of (str or None), one per input
         None for a valid molecule, else the reason: ``"empty"`` (None/NaN/blank/no atoms),
-        ``"invalid_smiles: <RDKit message>"`` or ``"too_large: ..."``. RDKit's log output is
-        captured, not printed.
+        ``"invalid_smiles: <RDKit message>"``, ``"standardize_error: ..."`` or
+        ``"too_large: ..."``. RDKit's log output is captured, not printed.
     """
-    acc = _Accumulator(largest_fragment)
+    acc = _Accumulator(largest_fragment and standardizer is None)
     add = acc.add
     errors: list[str | None] = [None] * len(smiles)
+    written: list[str | None] = [None] * len(smiles)
+    want = smiles_out is not None
+    fragments = standardizer.largest_fragment if standardizer else largest_fragment
     from_smiles = Chem.MolFromSmiles
     with quiet_rdkit():
         for i, s in enumerate(smiles):
-            mol = None
+            mol, t = None, None
             chiral, plain = True, False
             if type(s) is str:
                 t = s.strip()
@@ -314,7 +312,7 @@ def smiles_to_arrays(smiles: Sequence[str], largest_fragment: bool = False,
                 chiral = "@" in t or "|" in t
                 plain = _is_plain_smiles(t)
                 if (max_atoms is not None and plain and len(t) > max_atoms
-                        and not (largest_fragment and "." in t)
+                        and not (fragments and "." in t)
                         and (n_text := plain_smiles_atoms(t)) > max_atoms):
                     errors[i] = too_large(n_text, max_atoms)
                     continue
@@ -323,39 +321,61 @@ def smiles_to_arrays(smiles: Sequence[str], largest_fragment: bool = False,
                         mol = from_smiles(t)
                     except Exception:  # noqa: BLE001 - diagnosed below
                         mol = None
+            elif isinstance(s, Chem.Mol):
+                mol = s
             if mol is None or mol.GetNumAtoms() == 0:
+                if isinstance(s, Chem.Mol):
+                    errors[i] = "empty"
+                    continue
                 mol, errors[i] = parse_smiles(s)  # slow path: capture the reason
                 if mol is None:
                     continue
-                chiral, plain = True, False
-            if max_atoms is not None and (err := size_error(mol, max_atoms, largest_fragment)):
-                errors[i] = err
+                chiral, plain, t = True, False, None
+            mol, written[i], errors[i] = _prepared(mol, t, largest_fragment, max_atoms,
+                                                   standardizer, want)
+            if mol is None:
                 continue
+            if standardizer is not None:  # featurized from its canonical SMILES
+                chiral, plain = "@" in written[i], _is_plain_smiles(written[i])
             add(mol, chiral, plain)
+    if want:
+        smiles_out.extend(written)
     return acc.finish(), errors
 
 
 def molblocks_to_arrays(blocks: Sequence[str | None], largest_fragment: bool = False,
-                        max_atoms: int | None = None) -> tuple[GraphArrays, list[str | None]]:
+                        max_atoms: int | None = None, standardizer: Standardizer | None = None,
+                        smiles_out: list[str | None] | None = None
+                        ) -> tuple[GraphArrays, list[str | None]]:
     """Like :func:`smiles_to_arrays` for MDL mol blocks (SDF records); reasons are ``"empty"``,
-    ``"sdf_parse_error: <RDKit message>"`` or ``"too_large: ..."`` (``max_atoms``)."""
-    acc = _Accumulator(largest_fragment)
+    ``"sdf_parse_error: <RDKit message>"``, ``"standardize_error: ..."`` or
+    ``"too_large: ..."`` (``max_atoms``)."""
+    acc = _Accumulator(largest_fragment and standardizer is None)
     errors: list[str | None] = [None] * len(blocks)
-    for i, b in enumerate(blocks):
-        mol, errors[i] = parse_molblock(b)
-        if mol is not None and max_atoms is not None:
-            errors[i] = size_error(mol, max_atoms, largest_fragment)
-        if mol is not None and errors[i] is None:
-            acc.add(mol)
+    written: list[str | None] = [None] * len(blocks)
+    with quiet_rdkit():
+        for i, b in enumerate(blocks):
+            mol, errors[i] = parse_molblock(b)
+            if mol is not None:
+                mol, written[i], errors[i] = _prepared(mol, None, largest_fragment, max_atoms,
+                                                       standardizer, smiles_out is not None)
+            if mol is not None:
+                acc.add(mol)
+    if smiles_out is not None:
+        smiles_out.extend(written)
     return acc.finish(), errors
 
 
 def inputs_to_arrays(inputs: Sequence[object], kind: InputKind = "smiles",
-                     largest_fragment: bool = False, max_atoms: int | None = None
+                     largest_fragment: bool = False, max_atoms: int | None = None,
+                     standardizer: Standardizer | None = None,
+                     smiles_out: list[str | None] | None = None
                      ) -> tuple[GraphArrays, list[str | None]]:
-    """Parse and featurize raw inputs of one kind: SMILES strings (:func:`smiles_to_arrays`)
-    or mol blocks (:func:`molblocks_to_arrays`). The one place that dispatches on the kind of
-    a batch (library readers, screening, the accessor); never raises for an input value.
-    Molecules above ``max_atoms`` get the reason ``too_large: ...`` (None: no cap)."""
+    """Parse and featurize raw inputs of one kind: SMILES strings (or RDKit Mols,
+    :func:`smiles_to_arrays`) or mol blocks (:func:`molblocks_to_arrays`). The one place that
+    dispatches on the kind of a batch (library readers, screening, the accessor); never raises
+    for an input value. Molecules above ``max_atoms`` get the reason ``too_large: ...`` (None:
+    no cap); ``standardizer`` and ``smiles_out`` as in :func:`smiles_to_arrays`."""
     fn = molblocks_to_arrays if check_kind(kind) == "molblock" else smiles_to_arrays
-    return fn(inputs, largest_fragment=largest_fragment, max_atoms=max_atoms)
+    return fn(inputs, largest_fragment=largest_fragment, max_atoms=max_atoms,
+              standardizer=standardizer, smiles_out=smiles_out)

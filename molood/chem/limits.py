@@ -6,7 +6,9 @@ The featurizers (:mod:`molood.chem.features`) apply it when given ``max_atoms``.
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_MAX_ATOMS", "too_large", "plain_smiles_atoms"]
+import operator
+
+__all__ = ["DEFAULT_MAX_ATOMS", "too_large", "plain_smiles_atoms", "check_max_atoms"]
 
 DEFAULT_MAX_ATOMS = 1000
 """Default cap on atoms per molecule for scoring (graph nodes: heavy atoms, plus the rare
@@ -19,6 +21,21 @@ of peak memory; a 20,000-atom chain takes 3.3 s and ~120 MB, the time of ~10,000
 drugs (~2,900 per second). One such row must not stall a screen of a million ordinary ones;
 the largest ChEMBL approved drug has 200 heavy atoms, so 1,000 refuses no drug-like
 molecule. A refused row gets the reason :func:`too_large` and no score."""
+
+
+def check_max_atoms(max_atoms: object) -> int | None:
+    """A ``max_atoms`` option as the featurizers take it: a positive int, or None for no cap
+    (``0`` also means no cap, so that ``molood screen --max-atoms 0`` can say it);
+    ValueError for anything else."""
+    if max_atoms is None:
+        return None
+    try:
+        n = -1 if isinstance(max_atoms, bool) else operator.index(max_atoms)  # type: ignore
+    except TypeError:
+        n = -1
+    if n < 0:
+        raise ValueError(f"max_atoms must be a positive integer, 0 or None, got {max_atoms!r}")
+    return n or None
 
 
 def too_large(n_atoms: int, max_atoms: int) -> str:

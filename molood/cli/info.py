@@ -33,6 +33,29 @@ def _smallest_fpr(n_cal: Any) -> str:
     return f"{1 / (int(n_cal) + 1):.4g}" if isinstance(n_cal, int) else "-"
 
 
+def _source(ts: dict[str, Any]) -> str:
+    """Where the training molecules came from (``molood train`` records it), or "-"."""
+    src = ts.get("source")
+    if not isinstance(src, dict):
+        return "-"
+    column = src.get("smiles_col")
+    return (f"{src.get('file', '?')}, {'column ' + str(column) if column else 'SD records'}, "
+            f"{_num(src.get('rows'), ',')} rows, {_num(src.get('skipped'), ',')} skipped as "
+            "invalid")
+
+
+def _standardization(feat: dict[str, Any]) -> str:
+    """The standardisation line: the steps a model runs before featurizing, from its
+    manifest (no RDKit needed; :mod:`molood.chem.standardize` says what they do)."""
+    steps = feat.get("standardize")
+    if not isinstance(steps, dict):
+        return "none: molecules are scored as written (a model from before standardisation)"
+    on = [k for k, v in steps.items() if v]
+    off = [k for k, v in steps.items() if not v]
+    return (f"{', '.join(on) or 'no chemical steps'}"
+            f"{' (off: ' + ', '.join(off) + ')' if off else ''}; canonical atom order")
+
+
 def describe(path: str, manifest: dict[str, Any], sha: str, size: int) -> str:
     """The human-readable report of ``molood info`` for a model's manifest."""
     v = manifest.get("versions") or {}
@@ -57,6 +80,7 @@ def describe(path: str, manifest: dict[str, Any], sha: str, size: int) -> str:
         "training set",
         f"  molecules    {num(ts.get('n_fit'), ',')} ({num(ts.get('n_train'), ',')} trained on, "
         f"{num(ts.get('n_val'), ',')} held out)",
+        f"  source       {_source(ts)}",
         f"  smiles sha256  {ts.get('smiles_sha256') or '-'}",
         f"  graphs sha256  {ts.get('graphs_sha256') or '-'}",
         *([f"  time         {num(tt.get('total'), '.1f')} s (training "
@@ -72,7 +96,9 @@ def describe(path: str, manifest: dict[str, Any], sha: str, size: int) -> str:
         "  z-score stats  " + ", ".join(f"{k} {num(x)}" for k, x in
                                         (cal.get("stats") or {}).items()),
         "",
-        "featurizer     " + ", ".join(f"{k} {val}" for k, val in feat.items()),
+        "standardize    " + _standardization(feat),
+        "featurizer     " + ", ".join(f"{k} {val}" for k, val in feat.items()
+                                      if k != "standardize"),
         "hyperparameters",
     ]
     shown = {k: val for k, val in params.items() if k not in ("verbose", "tree_cache")}
@@ -93,7 +119,8 @@ def describe(path: str, manifest: dict[str, Any], sha: str, size: int) -> str:
               help="Print the whole manifest as JSON (plus path, sha256 and size_bytes).")
 @errors
 def info(model: str | None, as_json: bool) -> None:
-    """Describe a model file: training set, calibration, hyperparameters and versions.
+    """Describe a model file: training set, calibration, standardisation, hyperparameters
+    and versions.
 
     MODEL defaults to the bundled model. The report goes to stdout; "default fpr" is the
     false-positive rate `molood screen` flags at when given no --fpr. Reading a model's

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import click
 
+from molood.chem.limits import DEFAULT_MAX_ATOMS
 from molood.cli.main import (
     INPUT_FILE,
     errors,
@@ -60,6 +61,13 @@ def _writable(ctx: click.Context, param: click.Parameter, value: str) -> str:
               help="In-distribution false-positive rate that sets molood_is_ood "
                    "(flag = p-value <= fpr) [default: the model's, set by `molood train "
                    "--fpr`; 0.05 for the bundled model].")
+@click.option("--max-atoms", type=click.IntRange(min=0), default=DEFAULT_MAX_ATOMS,
+              show_default=True,
+              help="Rows whose molecule has more atoms are not scored (status too_large: "
+                   "...); 0 = no cap.")
+@click.option("--no-smiles-column", "no_smiles", is_flag=True,
+              help="Leave out molood_smiles (the standardised SMILES scored) for wide "
+                   "libraries.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run into the same OUTPUT (same input, model and "
                    "options); the result equals an uninterrupted run.")
@@ -73,7 +81,8 @@ def _writable(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @errors
 def screen(input: str, output: str, model: str | None, smiles_col: str | None,
            id_col: str | None, workers: int, batch_size: int | None, fpr: float | None,
-           resume: bool, as_json: bool, quiet: bool, report_path: str | None = None) -> None:
+           max_atoms: int, no_smiles: bool, resume: bool, as_json: bool, quiet: bool,
+           report_path: str | None = None) -> None:
     """Score every molecule of INPUT and write the rows with their scores to OUTPUT.
 
     INPUT is a .parquet, .csv[.gz], .tsv[.gz], .smi[.gz] or .sdf[.gz] file; it is streamed
@@ -85,7 +94,9 @@ def screen(input: str, output: str, model: str | None, smiles_col: str | None,
       molood_pvalue  conformal p-value vs held-out ID molecules (small = OOD)
       molood_is_ood  true when p-value <= fpr (empty when not scored)
       molood_status  "ok", or why the row was not scored ("empty",
-                     "invalid_smiles: <RDKit message>", "sdf_parse_error: ...")
+                     "invalid_smiles: <RDKit message>", "sdf_parse_error: ...",
+                     "too_large: N atoms (max_atoms=M)")
+      molood_smiles  the standardised SMILES scored (--no-smiles-column: left out)
 
     Parquet output also stores the model path and SHA-256, molood version, fpr and threshold
     in its key-value metadata (and a pandas-written Parquet input's index, restored by
@@ -122,7 +133,7 @@ def screen(input: str, output: str, model: str | None, smiles_col: str | None,
     setup_logging(quiet)
     summary = engine.screen(input, output, model=model, smiles_col=smiles_col, workers=workers,
                             batch_size=batch_size, fpr=fpr, resume=resume, progress=not quiet,
-                            id_col=id_col)
+                            id_col=id_col, max_atoms=max_atoms, smiles_column=not no_smiles)
     report(str(summary), quiet=quiet)
     if as_json:
         click.echo(summary.to_json())

@@ -21,6 +21,17 @@ __all__ = ["train", "DEFAULT_FPR"]
 DEFAULT_FPR = 0.05
 
 
+def _check_standardize(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Refuse a --standardize spec the detector would refuse, before any file is read."""
+    from molood.chem.standardize import resolve_standardizer
+
+    try:
+        resolve_standardizer(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    return value
+
+
 @click.command()
 @click.argument("input", type=INPUT_FILE)
 @click.option("-o", "--output", "model_out", required=True, type=click.Path(dir_okay=False),
@@ -46,22 +57,32 @@ DEFAULT_FPR = 0.05
               default=DEFAULT_FPR, show_default=True,
               help="Default in-distribution false-positive rate stored in the model: "
                    "`molood screen` flags at it unless given its own --fpr.")
-@click.option("--largest-fragment", is_flag=True,
-              help="Keep only the largest fragment of salts/mixtures (stored in the model and "
-                   "used when screening with it).")
+@click.option("--standardize", "standardize", default="default", show_default=True,
+              callback=_check_standardize, metavar="SPEC",
+              help="How every molecule is standardised before training and, with this model, "
+                   "screening (stored in the model): 'default' = remove isotopes, RDKit "
+                   "cleanup, largest fragment, neutralise; 'none' = no chemical change; or "
+                   "steps, e.g. 'default,tautomer', 'default,-neutralize'. Any choice scores "
+                   "canonical atom order (any spelling of a molecule, the same score).")
+@click.option("--largest-fragment", "largest_fragment", flag_value=True, default=None,
+              help="Keep only the largest fragment of salts and mixtures, whatever "
+                   "--standardize says.")
+@click.option("--all-fragments", "largest_fragment", flag_value=False,
+              help="Keep every fragment, whatever --standardize says.")
 @click.option("-j", "--jobs", type=int, default=1, show_default=True,
               help="Processes for coding-tree construction (-1 = all cores).")
 @quiet_option("No progress bar or messages.")
 @errors
 def train(input: str, model_out: str, smiles_col: str | None, epochs: int, seed: int,
           mode: str, alpha: float, batch_size: int, val_fraction: float, fpr: float,
-          largest_fragment: bool, jobs: int, quiet: bool) -> None:
+          standardize: str, largest_fragment: bool | None, jobs: int, quiet: bool) -> None:
     """Train a SEGO detector on the in-distribution molecules in INPUT.
 
     INPUT is a .parquet, .csv[.gz], .tsv[.gz], .smi or .sdf[.gz] file. Unparseable rows are
     skipped (with a warning). A share of the molecules (--val-fraction) is held out to
     calibrate conformal p-values. The model file (OUTPUT) records the training set, versions,
-    hyperparameters, calibration and the default --fpr; see `molood info`.
+    hyperparameters, calibration, the standardisation and the default --fpr; see
+    `molood info`.
 
     \b
     Examples:
@@ -82,7 +103,7 @@ def train(input: str, model_out: str, smiles_col: str | None, epochs: int, seed:
             warnings.simplefilter("always", UserWarning)
             det = train_file(input, model_out, smiles_col=smiles_col, epochs=epochs, seed=seed,
                              mode=mode, alpha=alpha, batch_size=batch_size,
-                             val_fraction=val_fraction, fpr=fpr,
+                             val_fraction=val_fraction, fpr=fpr, standardize=standardize,
                              largest_fragment=largest_fragment, n_jobs=jobs,
                              verbose=not quiet)
     finally:

@@ -8,14 +8,17 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from typing import Any, Iterable, Literal
+from typing import TYPE_CHECKING, Any, Iterable, Literal
 
 import numpy as np
 
 from molood.graphs.arrays import GraphArrays
 
-__all__ = ["as_list", "to_graph_arrays", "check_training_rows", "smiles_sha256",
-           "graph_arrays_sha256"]
+if TYPE_CHECKING:  # pragma: no cover
+    from molood.chem.standardize import Standardizer
+
+__all__ = ["as_list", "scored_molecules", "to_graph_arrays", "check_training_rows",
+           "smiles_sha256", "graph_arrays_sha256"]
 
 
 def _mol_type() -> tuple[type, ...]:
@@ -32,13 +35,16 @@ def as_list(X: Any) -> list[Any]:
     return list(X.tolist() if hasattr(X, "tolist") else X)
 
 
-def to_graph_arrays(X: Any, largest_fragment: bool = False, max_atoms: int | None = None
+def to_graph_arrays(X: Any, largest_fragment: bool = False, max_atoms: int | None = None,
+                    standardizer: Standardizer | None = None
                     ) -> tuple[GraphArrays | None, np.ndarray, list[str | None]]:
     """(GraphArrays of the valid inputs in input order, bool mask [n] of valid inputs, error
     reason per input). Never raises for an unparseable molecule; a non-molecule item (not a
-    str, Mol, None or NaN) is a TypeError. Molecules with more than ``max_atoms`` atoms are
-    invalid with the reason ``"too_large: N atoms (max_atoms=M)"``; so are graphs of a
-    GraphArrays input with more nodes (they are then left out of the returned set)."""
+    str, Mol, None or NaN) is a TypeError. SMILES and Mols are featurized by
+    :func:`~molood.chem.features.smiles_to_arrays` (``largest_fragment``, ``standardizer``).
+    Molecules with more than ``max_atoms`` atoms are invalid with the reason ``"too_large: N
+    atoms (max_atoms=M)"``; so are graphs of a GraphArrays input with more nodes (they are then
+    left out of the returned set)."""
     errors: list[str | None]
     if isinstance(X, GraphArrays):
         errors = [None] * len(X)
@@ -50,50 +56,26 @@ def to_graph_arrays(X: Any, largest_fragment: bool = False, max_atoms: int | Non
             keep = np.flatnonzero(X.num_nodes <= max_atoms)
             return (X.take(keep) if keep.size else None), X.num_nodes <= max_atoms, errors
         return X, np.ones(len(X), dtype=bool), errors
-    from molood.chem.features import mols_to_arrays, size_error, smiles_to_arrays
+    from molood.chem.features import smiles_to_arrays
 
     mol_type = _mol_type()
     items = as_list(X)
     errors = [None] * len(items)
-    str_rows, mol_rows = [], []
+    rows = []
     for i, it in enumerate(items):
-        if isinstance(it, str):
-            str_rows.append(i)
-        elif isinstance(it, mol_type):
-            errors[i] = size_error(it, max_atoms, largest_fragment)
-            if errors[i] is None:
-                mol_rows.append(i)
+        if isinstance(it, (str,) + mol_type):
+            rows.append(i)
         elif it is None or (isinstance(it, float) and math.isnan(it)):
             errors[i] = "missing value"
         else:
             raise TypeError(f"row {i}: expected a SMILES string or RDKit Mol, got "
                             f"{type(it).__name__}")
-    parts: list[GraphArrays] = []
-    order: list[int] = []
-    if str_rows:
-        ga, errs = smiles_to_arrays([items[i] for i in str_rows],
-                                    largest_fragment=largest_fragment, max_atoms=max_atoms)
-        ok = []
-        for i, e in zip(str_rows, errs):
-            if e is None:
-                ok.append(i)
-            else:
-                errors[i] = e
-        if ok:
-            parts.append(ga)
-            order.extend(ok)
-    if mol_rows:
-        parts.append(mols_to_arrays([items[i] for i in mol_rows],
-                                    largest_fragment=largest_fragment))
-        order.extend(mol_rows)
+    ga, errs = smiles_to_arrays([items[i] for i in rows], largest_fragment=largest_fragment,
+                                max_atoms=max_atoms, standardizer=standardizer)
+    for i, e in zip(rows, errs):
+        errors[i] = e
     valid = np.array([e is None for e in errors], dtype=bool)
-    if not order:
-        return None, valid, errors
-    ga = parts[0] if len(parts) == 1 else GraphArrays.concat(parts)
-    order_arr = np.asarray(order)
-    if not np.all(order_arr[:-1] < order_arr[1:]):
-        ga = ga.take(np.argsort(order_arr, kind="stable"))
-    return ga, valid, errors
+    return (ga if valid.any() else None), valid, errors
 
 
 def _short(msg: str, limit: int = 100) -> str:
@@ -140,3 +122,22 @@ def smiles_sha256(items: Iterable[Any]) -> str:
             mol = Chem.MolFromSmiles(it) if isinstance(it, str) else it
             can.append(Chem.MolToSmiles(mol) if mol is not None else str(it))
     return hashlib.sha256("\n".join(sorted(can)).encode()).hexdigest()
+
+
+def scored_molecules(items: list[Any], std: Any, max_atoms: int | None) -> list[Any]:
+    """The RDKit molecule each input (SMILES or Mol) is scored as: as parsed, or, with a
+    standardizer, the standardised molecule in canonical atom order, whose atoms are the graph's
+    nodes. None where there is none (unparseable, refused)."""
+    from rdkit import Chem
+
+    from molood.chem.parse import parse
+    from molood.chem.standardize import standardize_mol
+
+    mols = []
+    for it in items:
+        mol = parse(it)[0] if isinstance(it, str) else it
+        if std is not None and isinstance(mol, Chem.Mol):
+            text = it.strip() if isinstance(it, str) else None
+            mol = standardize_mol(mol, std, text, max_atoms).mol
+        mols.append(mol)
+    return mols

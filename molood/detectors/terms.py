@@ -9,6 +9,7 @@ z-scores, i.e. standard deviations of in-distribution molecules). numpy only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -48,3 +49,6 @@ class ScoreTerms:
     atom_term: str | None = None
     meaning: dict[str, str] = field(default_factory=dict)
     atom_scale: float | None = None
+    mol: Any = None
+    """The molecule ``atoms`` indexes when it is not the input as RDKit parses it: for a
+    detector that standardises, the standardised molecule (canonical atom order) it scored."""

@@ -207,6 +207,8 @@ def _one(item: Any, t: ScoreTerms, pvalue: float, is_ood: bool | None, fpr: floa
     from rdkit import Chem
 
     mol, text = _parse(item)
+    if t.mol is not None:  # the detector scored a standardised form: explain that molecule
+        mol = t.mol
     ok = t.status == "ok" and mol is not None and mol.GetNumAtoms() > 0
     smiles = Chem.MolToSmiles(mol) if mol is not None else None
     atoms = t.atoms if (t.atoms is not None and mol is not None

@@ -6,10 +6,13 @@ in a module without imports so that any of them can use it. What the columns hol
 
 from __future__ import annotations
 
-__all__ = ["SCORE_COLUMN", "PVALUE_COLUMN", "IS_OOD_COLUMN", "STATUS_COLUMN", "OUTPUT_COLUMNS"]
+__all__ = ["SCORE_COLUMN", "PVALUE_COLUMN", "IS_OOD_COLUMN", "STATUS_COLUMN", "SMILES_COLUMN",
+           "OUTPUT_COLUMNS"]
 
 SCORE_COLUMN = "molood_score"
 PVALUE_COLUMN = "molood_pvalue"
 IS_OOD_COLUMN = "molood_is_ood"
 STATUS_COLUMN = "molood_status"
-OUTPUT_COLUMNS = (SCORE_COLUMN, PVALUE_COLUMN, IS_OOD_COLUMN, STATUS_COLUMN)
+SMILES_COLUMN = "molood_smiles"
+"""The standardised, canonical SMILES a row was scored as (optional: ``smiles_column=False``)."""
+OUTPUT_COLUMNS = (SCORE_COLUMN, PVALUE_COLUMN, IS_OOD_COLUMN, STATUS_COLUMN, SMILES_COLUMN)

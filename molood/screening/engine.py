@@ -16,7 +16,10 @@ columns appended:
     model file); the one used is recorded in the output metadata and the summary.
 ``molood_status``
     ``"ok"`` or why the row was not scored (``"empty"``, ``"invalid_smiles: <RDKit message>"``,
-    ``"sdf_parse_error: <RDKit message>"``).
+    ``"sdf_parse_error: <RDKit message>"``, ``"too_large: N atoms (max_atoms=M)"``).
+``molood_smiles``
+    the standardised, canonical SMILES the row was scored as (``smiles_column=False``: left
+    out).
 
 Scores depend on the molecule and the model only, never on ``workers``, ``batch_size`` or the
 other molecules of a chunk (the detector scores against a fixed bank, with row-independent
@@ -69,12 +72,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from molood._parallel import SCORER_PRELOAD, ordered_map, resolve_n_jobs, start_forkserver
+from molood.chem.limits import DEFAULT_MAX_ATOMS, check_max_atoms
 from molood.detectors.calibration import check_fpr
 from molood.exceptions import MoloodInputError, Terminated
 from molood.io.formats import detect_format, detect_output_format
@@ -84,7 +87,7 @@ from molood.screening.models import ModelInfo, model_info
 from molood.screening.output import ResultWriter, chunk_table, output_schemas
 from molood.screening.plan import InputPlan, pandas_metadata, plan_input
 from molood.screening.progress import Progress
-from molood.screening.scoring import DEFAULT_BATCH_SIZE
+from molood.screening.scoring import DEFAULT_BATCH_SIZE, ScoredRows
 from molood.screening.structures import score_job_with_smiles
 from molood.screening.summary import ScreenSummary, plural, status_class
 from molood.screening.workdir import prepare_work_dir, read_part, work_dir_for, write_part
@@ -105,7 +108,8 @@ TASK_ROWS = 2_500
 def screen(input: str | os.PathLike, output: str | os.PathLike, *,
            model: "str | os.PathLike | SEGODetector | None" = None, smiles_col: str | None = None,
            workers: int | None = 1, batch_size: int | None = None, fpr: float | None = None,
-           resume: bool = False, progress: bool = False, id_col: str | None = None
+           resume: bool = False, progress: bool = False, id_col: str | None = None,
+           max_atoms: int | None = DEFAULT_MAX_ATOMS, smiles_column: bool = True
            ) -> ScreenSummary:
     """Screen a library file and write the scored rows to ``output`` (see the module docstring).
 
@@ -139,6 +143,11 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
         The column that identifies the rows, written first: for an SD file an SD property of
         that name, else the title line under that name (instead of ``_Name``); for a SMILES
         file the name field; for a table an existing column (:mod:`molood.screening.plan`).
+    max_atoms : int or None, default 1000
+        Rows with more atoms get no score and the status ``too_large: N atoms (max_atoms=M)``
+        (:data:`~molood.chem.limits.DEFAULT_MAX_ATOMS`); None or 0: no cap.
+    smiles_column : bool, default True
+        Write ``molood_smiles``, the standardised canonical SMILES each row was scored as.
 
     Returns
     -------
@@ -170,12 +179,14 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
     t0 = time.perf_counter()
     input, output = os.fspath(input), os.fspath(output)
     _check_arguments(input, output, fpr, batch_size)
+    max_atoms = check_max_atoms(max_atoms)
     n_workers = resolve_n_jobs(workers)
     if n_workers > 1:
         start_forkserver(SCORER_PRELOAD)  # its imports overlap with reading model and input
     with tempfile.TemporaryDirectory(prefix="molood-") as tmpdir:
         info = model_info(model, tmpdir, check_versions=n_workers > 1)
-        run = _describe_run(input, output, info, smiles_col, fpr, id_col, want_count=progress)
+        run = _describe_run(input, output, info, smiles_col, fpr, id_col, want_count=progress,
+                            max_atoms=max_atoms, smiles_column=smiles_column)
         wd = work_dir_for(output)
         chunk, done = prepare_work_dir(wd, run.state, resume, batch_size, DEFAULT_BATCH_SIZE)
         out, resumed, counts = _write_output(run, wd, chunk, done, n_workers, progress)
@@ -224,7 +235,8 @@ class _Run:
 
 
 def _describe_run(input: str, output: str, info: ModelInfo, smiles_col: str | None,
-                  fpr: float | None, id_col: str | None, want_count: bool) -> _Run:
+                  fpr: float | None, id_col: str | None, want_count: bool,
+                  max_atoms: int | None = DEFAULT_MAX_ATOMS, smiles_column: bool = True) -> _Run:
     """Resolve the fpr (None: the model's), plan the input and fix the output's columns,
     the state a resume must match and the output metadata."""
     import molood
@@ -233,14 +245,16 @@ def _describe_run(input: str, output: str, info: ModelInfo, smiles_col: str | No
     sd_out = detect_format(output) == "sdf"
     plan = plan_input(input, smiles_col, want_count, id_col=id_col, table_output=not sd_out)
     keep_blocks = plan.fmt == "sdf" and sd_out
-    fields, out_schema, part_schema = output_schemas(plan.fields, keep_blocks, input)
+    fields, out_schema, part_schema = output_schemas(plan.fields, keep_blocks, input,
+                                                     smiles_column)
     threshold = info.threshold(fpr)
     st = os.stat(input)
     state = {"molood_version": molood.__version__,
              "input": os.path.abspath(input), "input_size": st.st_size,
              "input_mtime_ns": st.st_mtime_ns, "model_sha256": info.sha256,
              "smiles_col": plan.smiles_col, "fpr": fpr, "keep_molblocks": keep_blocks,
-             "id_col": plan.id_col, "structure_smiles": plan.structure_smiles}
+             "id_col": plan.id_col, "structure_smiles": plan.structure_smiles,
+             "max_atoms": max_atoms, "smiles_column": smiles_column}
     metadata = {"molood_version": molood.__version__, "molood_model_path": info.label,
                 "molood_model_sha256": info.sha256, "molood_fpr": repr(fpr),
                 "molood_threshold": repr(threshold), "molood_input": os.path.basename(input)}
@@ -315,18 +329,22 @@ def _scored_chunks(run: _Run, chunk: int, start_row: int, n_workers: int
     results = iter(ordered_map(
         score_job_with_smiles if structure else score_job, chunks.tasks(), n_workers,
         initializer=init_scorer,
-        initargs=(run.info.path, run.info.detector if serial else None, not serial),
+        initargs=(run.info.path, run.info.detector if serial else None, not serial,
+                  run.state["max_atoms"], run.state["smiles_column"]),
         preload=SCORER_PRELOAD))
     for first in results:
         batch = chunks.popleft()
         got = [first] + [next(results) for _ in range(_n_tasks(len(batch)) - 1)]
-        scores = np.concatenate([r[0] for r in got])
-        status = [x for r in got for x in r[1]]
+        if structure:  # (ScoredRows, the records' SMILES) per task
+            rows = ScoredRows.concat([r[0] for r in got])
+            structures = [x for r in got for x in r[1]]
+        else:
+            rows = ScoredRows.concat(got)
         columns = batch.columns.rename(columns=run.plan.renames)
         if structure:
-            columns[structure] = pd.Series([x for r in got for x in r[2]], dtype=object)
+            columns[structure] = pd.Series(structures, dtype=object)
         batch = replace(batch, columns=columns)
-        yield chunk_table(batch, scores, status, run.info, run.fpr, run.fields,
+        yield chunk_table(batch, rows, run.info, run.fpr, run.fields,
                           run.part_schema)
 
 

@@ -84,6 +84,7 @@ class ModelInfo:
     cal_scores: np.ndarray
     """sorted float64 calibration scores"""
     largest_fragment: bool
+    """whether the model keeps only the largest fragment (``featurizer.largest_fragment``)"""
     fpr: float
     """the model's default false-positive rate (what a screen flags at unless told otherwise)"""
     detector: Any = None
@@ -115,9 +116,10 @@ def model_info(model: "str | os.PathLike | SEGODetector | None", tmpdir: str,
         det._check_is_fitted()
         path = os.path.join(tmpdir, "model.molood")
         det.save(path)
+        std, largest = det.featurizer_settings()
         return ModelInfo(path, f"<in-memory {type(det).__name__}>", file_sha256(path),
                          np.sort(np.asarray(det.cal_scores_, dtype=np.float64)),
-                         bool(det.largest_fragment), float(det.fpr_), det)
+                         std.largest_fragment if std else largest, float(det.fpr_), det)
     from safetensors import SafetensorError
     from safetensors.numpy import load as st_load
 

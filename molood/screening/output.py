@@ -1,8 +1,8 @@
 """The output side of :func:`~molood.screening.engine.screen`: result tables and the output file.
 
-:func:`output_schemas` fixes the columns of the output (the input's, then the four result
-columns) and of the work directory's parts; :func:`chunk_table` turns a scored chunk into a
-part; :class:`ResultWriter` streams parts into the output file, counting rows, scores and flags
+:func:`output_schemas` fixes the columns of the output (the input's, then the result
+columns: score, p-value, flag, status and, unless switched off, the SMILES scored) and of the
+work directory's parts; :func:`chunk_table` turns a scored chunk into a part; :class:`ResultWriter` streams parts into the output file, counting rows, scores and flags
 and driving the progress bar.
 """
 
@@ -23,9 +23,11 @@ from molood.screening.columns import (
     OUTPUT_COLUMNS,
     PVALUE_COLUMN,
     SCORE_COLUMN,
+    SMILES_COLUMN,
     STATUS_COLUMN,
 )
 from molood.screening.models import ModelInfo
+from molood.screening.scoring import ScoredRows
 
 __all__ = ["MOLBLOCK_COLUMN", "RESULT_FIELDS", "output_schemas", "chunk_table", "ResultWriter"]
 
@@ -35,30 +37,35 @@ MOLBLOCK_COLUMN = "__molood_molblock"
 """SD in -> SD out: each record's structure, kept in the parts only (not an output column)."""
 
 RESULT_FIELDS = [pa.field(SCORE_COLUMN, pa.float64()), pa.field(PVALUE_COLUMN, pa.float64()),
-                 pa.field(IS_OOD_COLUMN, pa.bool_()), pa.field(STATUS_COLUMN, pa.string())]
+                 pa.field(IS_OOD_COLUMN, pa.bool_()), pa.field(STATUS_COLUMN, pa.string()),
+                 pa.field(SMILES_COLUMN, pa.string())]
 
 
-def output_schemas(input_fields: list[pa.Field], keep_molblocks: bool, source: str
-                   ) -> tuple[list[pa.Field], pa.Schema, pa.Schema]:
+def output_schemas(input_fields: list[pa.Field], keep_molblocks: bool, source: str,
+                   smiles_column: bool = True) -> tuple[list[pa.Field], pa.Schema, pa.Schema]:
     """(input fields carried over, output schema, part schema).
 
     Input columns named like a result column are dropped (with a warning naming ``source``):
-    screening a screened file replaces its results.
+    screening a screened file replaces its results. ``smiles_column=False`` leaves out
+    ``molood_smiles`` (wide libraries: it is the largest result column).
     """
     fields = [f for f in input_fields if f.name not in OUTPUT_COLUMNS]
     if len(fields) < len(input_fields):
         logger.warning("%s already has molood result columns; they are replaced", source)
-    out_schema = pa.schema(fields + RESULT_FIELDS)
+    results = [f for f in RESULT_FIELDS if smiles_column or f.name != SMILES_COLUMN]
+    out_schema = pa.schema(fields + results)
     part_schema = (out_schema.append(pa.field(MOLBLOCK_COLUMN, pa.string())) if keep_molblocks
                    else out_schema)
     return fields, out_schema, part_schema
 
 
-def chunk_table(batch: MolBatch, scores: np.ndarray, status: list[str], model: ModelInfo,
-                fpr: float, fields: list[pa.Field], schema: pa.Schema) -> pa.Table:
+def chunk_table(batch: MolBatch, rows: ScoredRows, model: ModelInfo, fpr: float,
+                fields: list[pa.Field], schema: pa.Schema) -> pa.Table:
     """A scored chunk as a part: its input columns, the result columns (null where not
-    scored) and, when ``schema`` has it, the records' mol blocks."""
+    scored; ``molood_smiles`` when ``schema`` has it) and, when ``schema`` has it, the
+    records' mol blocks."""
     n = len(batch)
+    scores = rows.scores
     df = batch.columns
     arrays = [pa.Array.from_pandas(df[f.name], type=f.type) if f.name in df.columns
               else pa.nulls(n, f.type) for f in fields]
@@ -67,7 +74,9 @@ def chunk_table(batch: MolBatch, scores: np.ndarray, status: list[str], model: M
     arrays.append(pa.array(scores, type=pa.float64(), mask=~ok))
     arrays.append(pa.array(pvalues, type=pa.float64(), mask=~ok))
     arrays.append(pa.array(ood_flags(pvalues, fpr), type=pa.bool_(), mask=~ok))
-    arrays.append(pa.array(status, type=pa.string()))
+    arrays.append(pa.array(rows.status, type=pa.string()))
+    if SMILES_COLUMN in schema.names:
+        arrays.append(pa.array(rows.smiles, type=pa.string()))
     if MOLBLOCK_COLUMN in schema.names:
         arrays.append(pa.array(batch.molblocks, type=pa.string()))
     return pa.Table.from_arrays(arrays, schema=schema)

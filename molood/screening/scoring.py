@@ -1,31 +1,41 @@
 """Scoring raw molecules: what the screen engine's workers and the ``DataFrame.molood`` accessor
 share, so that both give the same bits for the same model and molecules.
 
-:func:`score_inputs` featurizes and scores raw SMILES or mol blocks in blocks of
+:func:`score_inputs` featurizes and scores raw SMILES, RDKit Mols or mol blocks in blocks of
 :data:`GRAPH_BLOCK` rows and never raises for a bad molecule; :func:`score_frame` is the
-accessor's back end (scores, p-values and flags of a frame's SMILES column). Importing this
-module does not import torch; a model does when it is loaded.
+accessor's back end (scores, p-values, flags and the SMILES scored, for a frame's SMILES or
+Mol column, :func:`input_column`). Importing this module does not import torch; a model does
+when it is loaded.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 
+from molood.chem.limits import check_max_atoms
 from molood.chem.parse import InputKind
 from molood.detectors.calibration import check_fpr, ood_flags
+from molood.exceptions import MoloodInputError
 from molood.io.formats import find_smiles_column
-from molood.screening.columns import IS_OOD_COLUMN, PVALUE_COLUMN, SCORE_COLUMN, STATUS_COLUMN
+from molood.screening.columns import (
+    IS_OOD_COLUMN,
+    PVALUE_COLUMN,
+    SCORE_COLUMN,
+    SMILES_COLUMN,
+    STATUS_COLUMN,
+)
 from molood.screening.models import get_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from molood.detectors.sego.detector import SEGODetector
 
-__all__ = ["score_inputs", "score_frame", "DEFAULT_BATCH_SIZE", "GRAPH_BLOCK"]
+__all__ = ["score_inputs", "score_frame", "input_column", "ScoredRows", "DEFAULT_BATCH_SIZE",
+           "GRAPH_BLOCK", "MOL_COLUMN_CANDIDATES"]
 
 DEFAULT_BATCH_SIZE = 10_000
 """Rows per chunk of :func:`~molood.screening.engine.screen` (the unit of streaming and of resume)
@@ -35,11 +45,37 @@ GRAPH_BLOCK = 250
 """Rows per forward pass (their valid molecules): 128–256 molecules per pass was fastest with
 one torch thread. Scores do not depend on it."""
 
+MOL_COLUMN_CANDIDATES = ("romol", "mol")
+"""Names (any case) of a frame's RDKit-Mol column, looked for when it has no SMILES column
+(``ROMol`` is what ``rdkit.Chem.PandasTools.LoadSDF`` makes)."""
+
 _NON_FINITE = "score_error: non-finite score"
 
 
+class ScoredRows(NamedTuple):
+    """Scores of a run of input rows (:func:`score_inputs`)."""
+
+    scores: np.ndarray
+    """float64 [n], NaN where not scored"""
+    status: list[str]
+    """``"ok"`` or the reason the row was not scored"""
+    smiles: list[str | None] | None
+    """the (standardised, canonical) SMILES scored per row, None where none; None when not
+    asked for"""
+
+    @staticmethod
+    def concat(parts: Sequence[ScoredRows]) -> ScoredRows:
+        """The rows of ``parts``, one after the other (a screen's chunk from its tasks)."""
+        smiles = (None if any(p.smiles is None for p in parts)
+                  else [x for p in parts for x in p.smiles])  # type: ignore[union-attr]
+        return ScoredRows(np.concatenate([p.scores for p in parts]),
+                          [x for p in parts for x in p.status], smiles)
+
+
 def score_inputs(det: "SEGODetector", inputs: Sequence[Any], kind: InputKind = "smiles",
-                 block: int = GRAPH_BLOCK) -> tuple[np.ndarray, list[str]]:
+                 block: int = GRAPH_BLOCK, *,
+                 max_atoms: int | None | Literal["model"] = "model",
+                 smiles: bool = False) -> ScoredRows:
     """Featurize and score raw inputs; never raises for a bad molecule.
 
     The inputs are processed in blocks of ``block`` consecutive rows (one forward pass per
@@ -49,29 +85,38 @@ def score_inputs(det: "SEGODetector", inputs: Sequence[Any], kind: InputKind = "
     Parameters
     ----------
     det : SEGODetector
-        A fitted detector (its ``largest_fragment`` setting is used to featurize).
+        A fitted detector; its standardisation (or, for models without one, its
+        ``largest_fragment`` setting) is used to featurize
+        (:meth:`~molood.detectors.sego.detector.SEGODetector.featurizer_settings`).
     inputs : sequence
-        SMILES strings (``kind="smiles"``) or MDL mol blocks (``kind="molblock"``); None/NaN
-        and other junk are fine.
+        SMILES strings or RDKit Mols (``kind="smiles"``) or MDL mol blocks
+        (``kind="molblock"``); None/NaN and other junk are fine.
+    max_atoms : int, None or "model", default "model"
+        Rows whose molecule has more atoms get the status ``"too_large: N atoms
+        (max_atoms=M)"``; "model": the detector's ``max_atoms``; None or 0: no cap.
+    smiles : bool, default False
+        Also return the SMILES each row was scored as (:attr:`ScoredRows.smiles`).
 
     Returns
     -------
-    scores : ndarray of float64, shape [n]
-        NaN where not scored.
-    status : list of str, length n
-        ``"ok"`` or the reason the row was not scored.
+    ScoredRows
+        ``(scores, status, smiles)``: NaN scores and the reason where a row was not scored.
     """
     from molood.chem.features import inputs_to_arrays
 
     inputs = list(inputs)
-    largest = bool(det.largest_fragment)
+    cap = det.max_atoms if max_atoms == "model" else check_max_atoms(max_atoms)
+    std, largest = det.featurizer_settings()
     scores = np.full(len(inputs), np.nan, dtype=np.float64)
     status: list[str] = []
+    written: list[str | None] | None = [] if smiles else None
     for s in range(0, len(inputs), block):
-        ga, errors = inputs_to_arrays(inputs[s:s + block], kind, largest_fragment=largest)
+        ga, errors = inputs_to_arrays(inputs[s:s + block], kind, largest_fragment=largest,
+                                      max_atoms=cap, standardizer=std, smiles_out=written)
         ok = np.fromiter((e is None for e in errors), dtype=bool, count=len(errors))
         if ok.any():
-            scores[s:s + len(errors)][ok] = det.score_graphs(ga, batch_size=block)
+            scores[s:s + len(errors)][ok] = det.score_graphs(ga, batch_size=block,
+                                                             max_atoms=cap)
         status.extend("ok" if e is None else e for e in errors)
     for i in np.flatnonzero(np.isinf(scores)):  # never write a non-finite score as "ok"
         scores[i] = np.nan
@@ -79,7 +124,7 @@ def score_inputs(det: "SEGODetector", inputs: Sequence[Any], kind: InputKind = "
     for i in np.flatnonzero(np.isnan(scores)):
         if status[i] == "ok":
             status[i] = _NON_FINITE
-    return scores, status
+    return ScoredRows(scores, status, written)
 
 
 def _missing_to_none(values: list[Any]) -> list[Any]:
@@ -88,33 +133,77 @@ def _missing_to_none(values: list[Any]) -> list[Any]:
             for v in values]
 
 
+def _first_value(values: pd.Series) -> Any:
+    """The first value of a column that is not missing (None if there is none)."""
+    for v in values:
+        if v is not None and v is not pd.NA and not (isinstance(v, float) and math.isnan(v)):
+            return v
+    return None
+
+
+def input_column(df: pd.DataFrame, col: str | None = None) -> str:
+    """The column of ``df`` holding the molecules: ``col`` if given (SMILES, RDKit Mols or
+    both), else its SMILES column (:func:`~molood.io.formats.find_smiles_column`), else an
+    RDKit-Mol column: ``ROMol`` or ``mol`` (any case, :data:`MOL_COLUMN_CANDIDATES`) or the
+    first object column whose first non-missing value is an ``rdkit.Chem.Mol``."""
+    columns = list(df.columns)
+    try:
+        return find_smiles_column(columns, col, source="DataFrame")
+    except MoloodInputError as exc:
+        if col is not None:
+            raise
+        error = exc
+    from rdkit import Chem
+
+    lower = {str(c).lower(): c for c in reversed(columns)}
+    named = [lower[c] for c in MOL_COLUMN_CANDIDATES if c in lower]
+    rest = [c for c in columns if c not in named and df[c].dtype == object]
+    for c in named + rest:
+        if isinstance(_first_value(df[c]), Chem.Mol):
+            return str(c)
+    raise MoloodInputError(f"{error} No RDKit Mol column either (looked for "
+                           f"{list(MOL_COLUMN_CANDIDATES)} or an object column of Mols).")
+
+
 def score_frame(df: pd.DataFrame, smiles_col: str | None = None,
                 model: "str | os.PathLike | SEGODetector | None" = None,
-                fpr: float | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> pd.DataFrame:
-    """Score the SMILES column of an in-memory frame; the frame is not modified.
+                fpr: float | None = None, batch_size: int = DEFAULT_BATCH_SIZE, *,
+                max_atoms: int | None | Literal["model"] = "model",
+                smiles_column: bool = True) -> pd.DataFrame:
+    """Score the molecules of an in-memory frame; the frame is not modified.
 
-    Returns a new DataFrame with ``df``'s index (any index, duplicates included) and the four
+    The molecules are the column :func:`input_column` finds: SMILES strings or RDKit Mol
+    objects (e.g. the ``ROMol`` column of ``PandasTools.LoadSDF``), mixed freely.
+
+    Returns a new DataFrame with ``df``'s index (any index, duplicates included) and the
     columns ``molood_score`` (float64, NaN when not scored), ``molood_pvalue`` (float64),
-    ``molood_is_ood`` (nullable ``boolean``, <NA> when not scored) and ``molood_status`` —
-    the same numbers :func:`~molood.screening.engine.screen` writes for the same model and
-    molecules. ``fpr`` None flags at the model's own default (its ``fpr_``).
+    ``molood_is_ood`` (nullable ``boolean``, <NA> when not scored), ``molood_status`` and,
+    unless ``smiles_column=False``, ``molood_smiles`` (the standardised, canonical SMILES
+    that was scored; None where none) — the same values
+    :func:`~molood.screening.engine.screen` writes for the same model and molecules.
+    ``fpr`` None flags at the model's own default (its ``fpr_``); ``max_atoms`` as in
+    :func:`score_inputs` (default: the model's).
     """
     if fpr is not None:
         check_fpr(fpr)  # before any model is loaded
-    col = find_smiles_column(list(df.columns), smiles_col, source="DataFrame")
+    if max_atoms != "model":
+        max_atoms = check_max_atoms(max_atoms)
+    col = input_column(df, smiles_col)
     det = get_model(model)
     fpr = check_fpr(det.fpr_ if fpr is None else fpr)
     values = _missing_to_none(df[col].tolist())
-    scores = np.full(len(values), np.nan, dtype=np.float64)
-    status: list[str] = []
     step = max(1, int(batch_size))
-    for s in range(0, len(values), step):
-        sc, st = score_inputs(det, values[s:s + step])
-        scores[s:s + len(sc)] = sc
-        status.extend(st)
+    parts = [score_inputs(det, values[s:s + step], max_atoms=max_atoms, smiles=smiles_column)
+             for s in range(0, len(values), step)]
+    rows = ScoredRows.concat(parts) if parts else ScoredRows(
+        np.zeros(0), [], [] if smiles_column else None)
+    scores = rows.scores
     pvalues = det.pvalues_from_scores(scores)
     ok = ~np.isnan(scores)
     flags = pd.array(ood_flags(pvalues, fpr), dtype="boolean")
     flags[~ok] = pd.NA
-    return pd.DataFrame({SCORE_COLUMN: scores, PVALUE_COLUMN: pvalues, IS_OOD_COLUMN: flags,
-                         STATUS_COLUMN: status}, index=df.index)
+    out = {SCORE_COLUMN: scores, PVALUE_COLUMN: pvalues, IS_OOD_COLUMN: flags,
+           STATUS_COLUMN: rows.status}
+    if smiles_column:
+        out[SMILES_COLUMN] = pd.Series(rows.smiles, index=df.index, dtype=object)
+    return pd.DataFrame(out, index=df.index)

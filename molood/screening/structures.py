@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
-
 from molood.chem.parse import InputKind
+from molood.screening.scoring import ScoredRows
 from molood.screening.worker import score_job
 
 __all__ = ["canonical_smiles", "score_job_with_smiles"]
@@ -42,7 +41,7 @@ def canonical_smiles(molblocks: Sequence[str | None]) -> list[str | None]:
 
 
 def score_job_with_smiles(inputs: list, kind: InputKind
-                          ) -> tuple[np.ndarray, list[str], list[str | None]]:
-    """Scores, statuses and canonical SMILES of one task of mol blocks."""
-    scores, status = score_job(inputs, kind)
-    return scores, status, canonical_smiles(inputs)
+                          ) -> tuple[ScoredRows, list[str | None]]:
+    """The scored rows of one task of mol blocks, and the records' canonical SMILES (as
+    written, before any standardisation: the structure column, not ``molood_smiles``)."""
+    return score_job(inputs, kind), canonical_smiles(inputs)

@@ -11,15 +11,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import numpy as np
-
+from molood.chem.limits import DEFAULT_MAX_ATOMS
 from molood.chem.parse import InputKind
 from molood.screening.models import get_model
-from molood.screening.scoring import score_inputs
+from molood.screening.scoring import ScoredRows, score_inputs
 
 __all__ = ["init_scorer", "score_job"]
 
 _WORKER_DET: Any = None
+_OPTIONS: dict[str, Any] = {}
 
 
 def _keep_freed_memory() -> None:
@@ -45,10 +45,13 @@ def _keep_freed_memory() -> None:
     mallopt(ctypes.c_int(m_trim_threshold), ctypes.c_int(1 << 30))
 
 
-def init_scorer(model_path: str, detector: Any = None, in_worker: bool = True) -> None:
+def init_scorer(model_path: str, detector: Any = None, in_worker: bool = True,
+                max_atoms: int | None = DEFAULT_MAX_ATOMS, smiles: bool = True) -> None:
     """Load the scorer :func:`score_job` uses: ``detector`` itself, else the file
     ``model_path`` (in a worker: the scoring-only load, one torch thread, no version check,
-    which the parent did)."""
+    which the parent did); ``max_atoms`` and ``smiles`` are the screen's options of
+    :func:`~molood.screening.scoring.score_inputs` (the cap; whether to return the SMILES
+    scored)."""
     global _WORKER_DET
     if in_worker:
         import torch
@@ -61,8 +64,10 @@ def init_scorer(model_path: str, detector: Any = None, in_worker: bool = True) -
         # workers need no DGL and no version check (the parent did it): the scoring-only load
         detector = load_scoring_model(model_path) if in_worker else get_model(model_path)
     _WORKER_DET = detector
+    _OPTIONS.update(max_atoms=max_atoms, smiles=smiles)
 
 
-def score_job(inputs: list, kind: InputKind) -> tuple[np.ndarray, list[str]]:
-    """Scores and statuses of one task (see :func:`~molood.screening.scoring.score_inputs`)."""
-    return score_inputs(_WORKER_DET, inputs, kind)
+def score_job(inputs: list, kind: InputKind) -> ScoredRows:
+    """Scores, statuses and SMILES of one task (:func:`~molood.screening.scoring.score_inputs`
+    with the options given to :func:`init_scorer`)."""
+    return score_inputs(_WORKER_DET, inputs, kind, **_OPTIONS)

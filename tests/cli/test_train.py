@@ -8,8 +8,10 @@ import logging
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from molood._fs import file_sha256
+from molood.cli.main import main
 
 training = importlib.import_module("molood.train")
 
@@ -38,13 +40,44 @@ def test_train_then_info(molood, tmp_path, id_csv):
     r = molood("info", model)
     assert r.exit_code == 0
     for text in ("sha256", "training set", "60 (48 trained on, 12 held out)", "calibration",
-                 "alpha=0.25", "seed=3", "torch", "default fpr  0.1,"):
+                 "alpha=0.25", "seed=3", "torch", "default fpr  0.1,",
+                 "source       id.csv, column SMILES, 61 rows, 1 skipped as invalid",
+                 "smallest fpr 0.07692 (= 1/(n_cal+1)",
+                 ("standardize    isotopes, cleanup, largest_fragment, neutralize (off: "
+                  "tautomer); canonical atom order")):
         assert text in r.output, text
     r = molood("info", model, "--json")
     info = json.loads(r.output)
     assert info["params"]["epochs"] == 2 and info["training_set"]["n_fit"] == 60
     assert info["params"]["fpr"] == 0.1 and info["calibration"]["fpr"] == 0.1
     assert info["sha256"] == file_sha256(model)
+
+
+@pytest.mark.parametrize("args,expect", [
+    ([], {"standardize": "default", "largest_fragment": None}),
+    (["--standardize", "default,tautomer"], {"standardize": "default,tautomer"}),
+    (["--standardize", "none", "--largest-fragment"],
+     {"standardize": "none", "largest_fragment": True}),
+    (["--all-fragments"], {"largest_fragment": False}),
+])
+def test_standardisation_goes_to_the_detector(molood, tmp_path, monkeypatch, args, expect):
+    seen = {}
+
+    class Fitted:
+        n_train_, n_val_ = 9, 1
+
+    monkeypatch.setattr(training, "train_file",
+                        lambda input, output, **params: seen.update(params) or Fitted())
+    r = molood("train", tmp_path / "id.csv", "-o", tmp_path / "m.molood", *args)
+    assert r.exit_code == 0, r.output
+    assert {k: seen[k] for k in expect} == expect
+
+
+def test_a_bad_standardisation_is_refused_before_training(molood, tmp_path, id_csv):
+    r = CliRunner().invoke(main, ["train", str(id_csv), "-o", str(tmp_path / "m.molood"),
+                                  "--standardize", "default,magic"])
+    assert r.exit_code == 2 and "unknown step 'magic'" in r.output
+    assert not (tmp_path / "m.molood").exists()
 
 
 @pytest.mark.parametrize("args,expect", [([], 0.05), (["--fpr", "0.2"], 0.2)])

@@ -42,7 +42,7 @@ def test_terms_add_up_and_score_is_the_screen_score(tiny_model):
             continue
         assert t.status == "ok" and t.score == s  # bit for bit: the same scoring path
         assert abs(sum(t.terms.values()) - s) < 1e-9
-        mol = Chem.MolFromSmiles(q)
+        mol = t.mol if t.mol is not None else Chem.MolFromSmiles(q)  # what was scored
         assert t.atom_term == "local" and t.atoms.shape == (mol.GetNumAtoms(),)
         assert abs(t.atoms.sum() - t.terms["local"]) < 1e-9  # Σ c_i = local z-term
         assert t.atom_scale == mol.GetNumAtoms()
@@ -53,12 +53,21 @@ def test_terms_add_up_and_score_is_the_screen_score(tiny_model):
 def test_terms_follow_the_largest_fragment(freesolv_smiles):
     from molood.detectors.sego.detector import SEGODetector
 
+    # without standardisation (models from before it): the input's atoms, dropped ones at 0
     det = SEGODetector(epochs=1, hidden_dim=8, batch_size=16, val_fraction=0.2,
-                       largest_fragment=True, verbose=False).fit(freesolv_smiles[:30])
+                       standardize=None, largest_fragment=True,
+                       verbose=False).fit(freesolv_smiles[:30])
     t = det.score_terms(["[Na+].CC(=O)[O-]", "CCO"])
     assert t[0].score == det.score(["[Na+].CC(=O)[O-]"])[0]
     assert t[0].atoms.shape == (5,) and t[0].atoms[0] == 0.0 and t[0].atom_scale == 4
-    assert abs(t[0].atoms.sum() - t[0].terms["local"]) < 1e-9
+    assert abs(t[0].atoms.sum() - t[0].terms["local"]) < 1e-9 and t[0].mol is None
+    # with it: the standardised molecule that was scored (acetic acid), in canonical order
+    det = SEGODetector(epochs=1, hidden_dim=8, batch_size=16, val_fraction=0.2,
+                       verbose=False).fit(freesolv_smiles[:30])
+    t = det.score_terms(["[Na+].CC(=O)[O-]"])[0]
+    assert t.score == det.score(["[Na+].CC(=O)[O-]"])[0]
+    assert Chem.MolToSmiles(t.mol) == "CC(=O)O" and t.atoms.shape == (4,)
+    assert abs(t.atoms.sum() - t.terms["local"]) < 1e-9
 
 
 def test_faithful_mode_has_a_tree_term(freesolv_smiles):

@@ -16,7 +16,9 @@ The local term is a sum over atoms, so it splits exactly: atom i contributes
 in units of the ID spread of the local term. ``c_i > 0``: the atom's term is above the ID
 average, it pushes the molecule towards OOD; ``c_i < 0``: it looks more typical than average.
 Molecules of one atom have no local contrast; their local term and contribution are 0, as in
-the score. With ``largest_fragment`` the atoms of dropped fragments get 0.
+the score. With ``largest_fragment`` the atoms of dropped fragments get 0. A model that
+standardises scores the standardised molecule; the contributions then index its atoms
+(``ScoreTerms.mol``), which is what explanations draw.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from molood.detectors.inputs import as_list, to_graph_arrays
+from molood.detectors.inputs import as_list, scored_molecules
 from molood.detectors.sego.backend import torch_threads
 from molood.detectors.sego.batching import prepare
 from molood.detectors.sego.losses import bank_infonce, local_infonce_eval, local_infonce_nodes
@@ -56,9 +58,9 @@ def _atom_map(mol: Any, n_nodes: int, largest_fragment: bool) -> np.ndarray | No
     if largest_fragment:
         from rdkit import Chem
 
-        from molood.chem.features import _pick_fragment
+        from molood.chem.fragments import pick_fragment
 
-        kept = _pick_fragment(Chem.GetMolFrags(mol), [a.GetAtomicNum() for a in mol.GetAtoms()])
+        kept = pick_fragment(Chem.GetMolFrags(mol), [a.GetAtomicNum() for a in mol.GetAtoms()])
         if len(kept) == n_nodes:
             return np.asarray(kept, dtype=np.int64)
     return None  # the featurizer changed the molecule in a way we cannot map
@@ -70,12 +72,11 @@ def sego_score_terms(det: "SEGODetector", X: Any) -> list[ScoreTerms]:
     ``score`` equals :meth:`SEGODetector.score_samples` bit for bit (same scoring path); the
     terms add up to it and the atom contributions to the local term, up to float rounding.
     """
-    from molood.chem.parse import parse
-
     det._check_is_fitted()
     items = as_list(X)
-    mols = [parse(it)[0] if isinstance(it, str) else it for it in items]
-    ga, valid, errors = to_graph_arrays(items, det.largest_fragment, det.max_atoms)
+    std, largest = det.featurizer_settings()
+    mols = scored_molecules(items, std, det.max_atoms)
+    ga, valid, errors = det._graphs(items)
     out: list[ScoreTerms] = [ScoreTerms(float("nan"), e or "not scored") for e in errors]
     if ga is None:
         return out
@@ -105,10 +106,11 @@ def sego_score_terms(det: "SEGODetector", X: Any) -> list[ScoreTerms]:
                 lo += n
                 atoms = None
                 mol = mols[row]
-                amap = _atom_map(mol, n, det.largest_fragment) if mol is not None else None
+                amap = _atom_map(mol, n, largest) if mol is not None else None
                 if amap is not None:
                     atoms = np.zeros(mol.GetNumAtoms())
                     atoms[amap] = c
                 out[row] = ScoreTerms(float(scores[j]), "ok", terms, atoms, "local", MEANING,
-                                      atom_scale=float(max(n, 1)))
+                                      atom_scale=float(max(n, 1)),
+                                      mol=mol if std is not None else None)
     return out

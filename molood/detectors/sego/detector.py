@@ -65,12 +65,15 @@ import torch
 
 from molood.chem.limits import DEFAULT_MAX_ATOMS
 from molood.chem.reference import DEFAULT_REFERENCE_SIZE
+from molood.chem.standardize import DEFAULT_STANDARDIZE, Standardizer, resolve_standardizer
+from molood.chem.standardize import featurizer_settings as _featurizer_settings
 from molood.detectors.base import BaseDetector
 from molood.detectors.calibration import check_fpr, zscore_stats
 from molood.detectors.inputs import (
     as_list,
     check_training_rows,
     graph_arrays_sha256,
+    scored_molecules,
     smiles_sha256,
     to_graph_arrays,
 )
@@ -130,8 +133,16 @@ class SEGODetector(BaseDetector):
         Seeds the split, bank, initialisation and shuffling (CPU results are reproducible).
     n_jobs : int, default=1
         Processes for coding-tree construction (−1 = all cores).
-    largest_fragment : bool, default=False
-        Keep only the largest fragment of multi-component SMILES when featurizing.
+    standardize : str, dict or None, default="default"
+        Standardisation of every molecule before it is featurized, at fit and at scoring
+        (:mod:`molood.chem.standardize`), stored in the model file: ``"default"`` (remove
+        isotopes, RDKit cleanup, largest fragment, neutralise), ``"none"``, a step list such as
+        ``"default,tautomer"`` or a ``{step: bool}`` dict. Any setting scores the canonical
+        atom order (any spelling of a molecule, the same score). None: molecules as written,
+        what models from before standardisation do (loaded files without it get None).
+    largest_fragment : bool or None, default=None
+        True/False switches the fragment step of ``standardize`` on/off (None: as it says);
+        with ``standardize=None``, the featurizer's own largest-fragment rule.
     on_invalid : {"raise", "skip"}, default="raise"
         Unparseable molecules in ``fit``: raise a ValueError listing them, or skip them with a
         warning. (Scoring never raises: unparseable rows get NaN.)
@@ -172,6 +183,9 @@ class SEGODetector(BaseDetector):
         disjoint from the training positions.
     history_ : list of dict
         Per-epoch mean losses and adaptive weights.
+    training_source_ : dict or None
+        Where the training molecules came from (file base name, SMILES column, rows, rows
+        skipped), set by :func:`molood.train.train_file`; stored in the model file.
     """
 
     _RUNTIME_PARAMS = ("verbose", "n_jobs", "tree_cache", "max_atoms")
@@ -181,7 +195,8 @@ class SEGODetector(BaseDetector):
                  hidden_dim: int = 32, num_layers: int = 5,
                  mode: Literal["default", "faithful"] = "default", val_fraction: float = 0.1,
                  bank_size: int = 127, fpr: float = 0.05, seed: int = 0, n_jobs: int = 1,
-                 largest_fragment: bool = False, on_invalid: Literal["raise", "skip"] = "raise",
+                 standardize: Any = DEFAULT_STANDARDIZE, largest_fragment: bool | None = None,
+                 on_invalid: Literal["raise", "skip"] = "raise",
                  tree_cache: Any = None, num_threads: int | None = 1,
                  verbose: bool = True, max_atoms: int | None = DEFAULT_MAX_ATOMS,
                  reference_size: int = DEFAULT_REFERENCE_SIZE) -> None:
@@ -199,6 +214,7 @@ class SEGODetector(BaseDetector):
         self.fpr = fpr
         self.seed = seed
         self.n_jobs = n_jobs
+        self.standardize = standardize
         self.largest_fragment = largest_fragment
         self.on_invalid = on_invalid
         self.tree_cache = tree_cache
@@ -220,6 +236,18 @@ class SEGODetector(BaseDetector):
         if int(self.bank_size) < 1:
             raise ValueError(f"bank_size must be >= 1, got {self.bank_size}")
         check_fpr(self.fpr)
+        self.featurizer_settings()
+
+    def featurizer_settings(self) -> tuple[Standardizer | None, bool]:
+        """(standardizer, featurizer's largest_fragment) that ``standardize`` and
+        ``largest_fragment`` mean (:func:`~molood.chem.standardize.featurizer_settings`): how
+        fitting and scoring featurize, and screening too."""
+        return _featurizer_settings(self.standardize, self.largest_fragment)
+
+    def _graphs(self, X: Any) -> tuple[GraphArrays | None, np.ndarray, list[str | None]]:
+        """Scoring's featurization of ``X``: standardised, refused above ``max_atoms``."""
+        std, largest = self.featurizer_settings()
+        return to_graph_arrays(X, largest, self.max_atoms, std)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, y: Any = None) -> "SEGODetector":
@@ -228,7 +256,8 @@ class SEGODetector(BaseDetector):
         ``y`` is ignored (unsupervised). Returns ``self``.
         """
         self._validate_params()
-        ga, valid, errors = to_graph_arrays(X, self.largest_fragment)
+        std, largest = self.featurizer_settings()
+        ga, valid, errors = to_graph_arrays(X, largest, standardizer=std)
         check_training_rows(errors, self.on_invalid)
         if ga is None:
             raise ValueError("no valid training molecules")
@@ -241,6 +270,7 @@ class SEGODetector(BaseDetector):
         self.train_sha256_ = graph_arrays_sha256(ga)
         self.train_smiles_sha256_ = smiles_sha
         self.reference_ = self._build_reference(X, valid)
+        self.training_source_ = None
         return self
 
     def _build_reference(self, X: Any, valid: np.ndarray) -> "ReferenceSet | None":
@@ -248,11 +278,10 @@ class SEGODetector(BaseDetector):
         None for GraphArrays input or ``reference_size=0``."""
         if isinstance(X, GraphArrays) or not self.reference_size:
             return None
-        from molood.chem.parse import parse
         from molood.chem.reference import ReferenceSet
 
-        mols = [parse(x)[0] if isinstance(x, str) else x
-                for x, ok in zip(as_list(X), valid) if ok]
+        std, _ = self.featurizer_settings()  # the molecules as trained on (standardised)
+        mols = scored_molecules([x for x, ok in zip(as_list(X), valid) if ok], std, None)
         return ReferenceSet.build(mols, calibration=self.cal_index_ if self.n_val_ else None,
                                   max_size=int(self.reference_size), seed=int(self.seed) + 2,
                                   positions=np.flatnonzero(valid))
@@ -409,16 +438,18 @@ class SEGODetector(BaseDetector):
         return np.asarray(s, dtype=np.float64)
 
     # ------------------------------------------------------------------ public scoring API
-    def score_graphs(self, ga: GraphArrays, batch_size: int = 512) -> np.ndarray:
+    def score_graphs(self, ga: GraphArrays, batch_size: int = 512,
+                     max_atoms: int | None | Literal["model"] = "model") -> np.ndarray:
         """OOD scores (float64 [B], higher = more OOD) of an already featurized graph set;
-        NaN for graphs with more than ``max_atoms`` nodes (never featurized further)."""
+        NaN for graphs with more than ``max_atoms`` nodes ("model": the ``max_atoms``
+        parameter; a screen passes its own)."""
         self._check_is_fitted()
+        cap = self.max_atoms if max_atoms == "model" else max_atoms
         if ga.x.shape[1] != self.n_features_in_ and len(ga):
             raise ValueError(f"graphs have {ga.x.shape[1]} node features, the model was trained "
                              f"on {self.n_features_in_}")
         out = np.full(len(ga), np.nan, dtype=np.float64)
-        ok = (np.ones(len(ga), dtype=bool) if self.max_atoms is None
-              else ga.num_nodes <= int(self.max_atoms))
+        ok = np.ones(len(ga), dtype=bool) if cap is None else ga.num_nodes <= int(cap)
         if not ok.any():
             return out
         sub = ga if ok.all() else ga.take(np.flatnonzero(ok))
@@ -433,7 +464,7 @@ class SEGODetector(BaseDetector):
         unparseable input or molecules above ``max_atoms``), and ``status`` (object array of
         str): ``"ok"`` or the reason a row was not scored (as in a screen's status column)."""
         self._check_is_fitted()
-        ga, valid, errors = to_graph_arrays(X, self.largest_fragment, self.max_atoms)
+        ga, valid, errors = self._graphs(X)
         out = {k: np.full(valid.shape[0], np.nan) for k in ("global", "local", "score")}
         out["status"] = np.array(["ok" if e is None else e for e in errors], dtype=object)
         if ga is not None:
@@ -452,7 +483,7 @@ class SEGODetector(BaseDetector):
         on input order or on the other inputs.
         """
         self._check_is_fitted()
-        ga, valid, _ = to_graph_arrays(X, self.largest_fragment, self.max_atoms)
+        ga, valid, _ = self._graphs(X)
         out = np.full(valid.shape[0], np.nan, dtype=np.float64)
         if ga is not None:
             out[valid] = self.score_graphs(ga, batch_size=batch_size)
@@ -470,7 +501,7 @@ class SEGODetector(BaseDetector):
         paper's numbers comes from scoring ID and OOD test molecules together.
         """
         self._check_is_fitted()
-        ga, valid, _ = to_graph_arrays(X, self.largest_fragment, self.max_atoms)
+        ga, valid, _ = self._graphs(X)
         out = np.full(valid.shape[0], np.nan, dtype=np.float64)
         if ga is None:
             return out
@@ -511,6 +542,7 @@ class SEGODetector(BaseDetector):
         tensors.update(cal_tensors)
         ref_tensors, ref_manifest = self._reference_state()
         tensors.update(ref_tensors)
+        std, largest = self.featurizer_settings()
         calibration.update(
             stats=self.stats_,
             source=("held-out ID molecules" if self.n_val_ > 0
@@ -520,12 +552,15 @@ class SEGODetector(BaseDetector):
         manifest = {
             "mode": self.mode,
             "seed": self.seed,
-            "featurizer": {"largest_fragment": bool(self.largest_fragment),
+            "featurizer": {"largest_fragment": bool(largest if std is None
+                                                    else std.largest_fragment),
+                           "standardize": None if std is None else std.to_dict(),
                            "x_dtype": self.x_dtype_, "n_node_features": self.n_features_in_,
                            "topo_dim": self.topo_dim_, "leaf_dim": self.leaf_dim_},
             "training_set": {"n_fit": self.n_fit_, "n_train": self.n_train_,
                              "n_val": self.n_val_, "graphs_sha256": self.train_sha256_,
-                             "smiles_sha256": self.train_smiles_sha256_},
+                             "smiles_sha256": self.train_smiles_sha256_,
+                             "source": getattr(self, "training_source_", None)},
             "calibration": calibration,
             "bank": {"size": int(self.bank_f_.shape[0]),
                      "description": "projected g_f / g_s (eval mode) of bank_size training "
@@ -541,6 +576,9 @@ class SEGODetector(BaseDetector):
         """Restore from a model file; ``scoring_only`` builds only the DGL-free
         :class:`~molood.detectors.sego.inference.InferenceNet` (``net_`` is None)."""
         feat = manifest["featurizer"]
+        # no entry (format 1, the bundled model): molecules as written, as they always were
+        std = resolve_standardizer(feat.get("standardize"))
+        self.standardize = None if std is None else std.spec
         state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in tensors.items()
                  if k.startswith("net.")}
         self._infer = None
@@ -567,6 +605,7 @@ class SEGODetector(BaseDetector):
         self.n_fit_, self.n_train_ = int(ts["n_fit"]), int(ts["n_train"])
         self.n_val_ = int(ts["n_val"])
         self.train_sha256_, self.train_smiles_sha256_ = ts["graphs_sha256"], ts["smiles_sha256"]
+        self.training_source_ = ts.get("source")
         tt = manifest.get("training_time_s") or {}  # format 1 files recorded timings
         self.fit_time_s_, self.train_time_s_, self.tree_time_s_ = (tt.get("total"),
                                                                    tt.get("train"),

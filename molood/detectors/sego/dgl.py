@@ -8,7 +8,7 @@ Importing this module imports DGL and torch.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
@@ -18,6 +18,9 @@ from molood.chem.features import mols_to_arrays, smiles_to_arrays
 from molood.detectors.sego.backend import import_dgl
 from molood.graphs.arrays import GraphArrays
 from molood.graphs.features import leaf_features, topo_features
+
+if TYPE_CHECKING:  # pragma: no cover
+    import dgl
 
 __all__ = ["to_dgl", "mol_to_graph", "smiles_to_graph", "smiles_to_batch"]
 

@@ -1,7 +1,7 @@
 """The numbers that make SEGODetector a detector, recomputed independently of the detector.
 
 - the final score rebuilt by hand from the raw losses and the z-score statistics (both modes),
-  with atom counts from RDKit;
+  with atom counts from RDKit (of the standardised molecules);
 - the calibration set is the held-out share, disjoint from training, and default-mode
   statistics are the held-out losses' mean / population std;
 - the conformal flag rate on unseen ID molecules matches fpr within a computed bound;
@@ -22,6 +22,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from rdkit import Chem  # noqa: E402
 
+from molood.chem.standardize import resolve_standardizer, standardize_mol  # noqa: E402
 from molood.detectors.sego.detector import SEGODetector  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[3] / "data"
@@ -61,7 +62,8 @@ def test_score_rebuilt_by_hand_from_components_and_stats(det):
         mol = Chem.MolFromSmiles(smi)
         if mol is None:
             continue
-        n_atoms = mol.GetNumAtoms()
+        # atoms of the molecule scored: standardised ("[Na+].[Cl-]" -> "Cl", one atom)
+        n_atoms = standardize_mol(mol, resolve_standardizer(det.standardize)).mol.GetNumAtoms()
         z_g = (g[i] - st["mu_g"]) / st["sd_g"]
         z_n = (loc[i] - st["mu_n"]) / st["sd_n"] if n_atoms > 1 else 0.0
         s = z_g + z_n

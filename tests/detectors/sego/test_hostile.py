@@ -55,7 +55,9 @@ def test_hostile_row_scores_finite_and_fast(big, tiny_model, name):
     np.testing.assert_allclose(mixed[2], score[0], rtol=1e-12)
 
 
-def test_rows_above_the_cap_are_refused_with_a_reason(tiny_model):
+def test_rows_above_the_cap_are_refused_with_a_reason(tiny_model, tiny_model_path):
+    from molood.persist import load_model
+
     assert tiny_model.max_atoms == DEFAULT_MAX_ATOMS == 1000
     rows = ["C" * 5000, "CCO", HOSTILE["ethanol_x2000"][0], "C" * 1000,
             "C(" * 50_000,  # unclosed and huge: refused from the text, RDKit takes ~2 s
@@ -64,9 +66,13 @@ def test_rows_above_the_cap_are_refused_with_a_reason(tiny_model):
     t0 = time.perf_counter()
     comps = tiny_model.score_components(rows)
     assert time.perf_counter() - t0 < SECONDS
+    # 2,000 ethanols: the default standardisation keeps one, which scores
     assert comps["status"].tolist()[:-1] == [
-        "too_large: 5000 atoms (max_atoms=1000)", "ok", "too_large: 6000 atoms (max_atoms=1000)",
+        "too_large: 5000 atoms (max_atoms=1000)", "ok", "ok",
         "ok", "too_large: 50000 atoms (max_atoms=1000)", "too_large: 9006 atoms (max_atoms=1000)"]
+    whole = load_model(tiny_model_path).set_params(largest_fragment=False)  # all fragments
+    assert whole.score_components(rows[2:3])["status"].tolist() == [
+        "too_large: 6000 atoms (max_atoms=1000)"]
     assert comps["status"][-1].startswith("invalid_smiles: RDKit could not parse")
     scored = comps["status"] == "ok"
     assert np.isfinite(comps["score"][scored]).all() and np.isnan(comps["score"][~scored]).all()
