@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.molood-installed
 
-.PHONY: demo test install model reference bench clean
+.PHONY: demo test install model bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +27,6 @@ test: $(STAMP)
 ## Rebuild the bundled default model from data/freesolv.csv (documented, reproducible).
 model: $(STAMP)
 	$(BIN)/molood train data/freesolv.csv -o molood/models/default.molood --seed 0
-
-## Rebuild the bundled model's sidecar reference set (nearest neighbours in explanations).
-reference: $(STAMP)
-	$(BIN)/python -c "from molood.explain.reference import write_sidecar; \
-	  from molood.persist import default_model_path; \
-	  print(write_sidecar(default_model_path(), 'data/freesolv.csv'))"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache out

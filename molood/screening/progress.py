@@ -3,7 +3,7 @@
 On a terminal (or in a Jupyter kernel) a tqdm bar on stderr, redrawn in place. Anywhere else
 (stderr redirected to a file, a CI log, a Snakemake or SLURM log) a redrawn bar is a stream of
 ``\\r``-separated copies with the last one doubled at the end; there progress is instead a plain
-log line every :data:`PROGRESS_SECONDS` seconds (``molood: screened 20,000/100,000 rows (20%),
+log line every :data:`molood._term.PROGRESS_SECONDS` seconds (``molood: screened 20,000/100,000 rows (20%),
 850 mol/s, 3 flagged, 1 invalid``), through :mod:`logging` so that ``molood --log-file`` gets
 it too (straight to stderr when logging is not configured to show INFO messages). No line is written at the end:
 the run's summary follows.
@@ -12,30 +12,16 @@ the run's summary follows.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from typing import Any, TextIO
 
+from molood import _term
 from molood.screening.summary import plural
 
-__all__ = ["Progress", "PROGRESS_SECONDS"]
+__all__ = ["Progress"]
 
 logger = logging.getLogger(__name__)
-
-PROGRESS_SECONDS = float(os.environ.get("MOLOOD_PROGRESS_SECONDS", "30"))
-"""Seconds between two plain progress lines (environment: ``MOLOOD_PROGRESS_SECONDS``)."""
-
-
-def _interactive(stream: TextIO) -> bool:
-    """Whether a redrawn bar is readable: a terminal, or a notebook (tqdm shows a widget)."""
-    try:
-        if stream.isatty():
-            return True
-    except (AttributeError, ValueError):  # a closed or unusual stream
-        return False
-    return "ipykernel" in sys.modules
-
 
 class Progress:
     """Running counts of a screen, shown as a bar or as periodic lines (module docstring).
@@ -53,7 +39,7 @@ class Progress:
         if not enabled:
             return
         stream = stream or sys.stderr
-        if _interactive(stream):
+        if _term.interactive(stream):
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, initial=0, unit="mol", unit_scale=True, file=stream,
@@ -69,7 +55,7 @@ class Progress:
             self.bar.update(new)
         elif self.plain:
             now = time.monotonic()
-            if now - self._last >= PROGRESS_SECONDS:
+            if now - self._last >= _term.PROGRESS_SECONDS:
                 self._last = now
                 self._line(rows, flagged, invalid, now - self._t0)
 

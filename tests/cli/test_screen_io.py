@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from molood.screening import progress as progress_mod
+from molood import _term as progress_mod
 from molood.screening.workdir import work_dir_for
 
 engine = importlib.import_module("molood.screening.engine")

@@ -110,13 +110,12 @@ def test_reference_opt_out_and_graph_input(freesolv_smiles):
     assert len(det.reference_) == 10 and det.reference_.n_source == 30
 
 
-def test_bundled_model_has_none_but_a_verified_sidecar():
+def test_bundled_model_carries_its_reference_set():
     det = load_model()
-    assert det.reference_ is None
-    side = resolve_reference(det)
-    assert side is not None and len(side) == det.n_fit_ == 642
-    assert side.calibration.sum() == det.n_cal_
-    assert side.names[0] == "4-methoxy-N,N-dimethyl-benzamide"
+    ref = resolve_reference(det)
+    assert ref is det.reference_ and len(ref) == det.n_fit_ == 642
+    assert ref.calibration.sum() == det.n_cal_
+    assert ref.names[0] == "4-methoxy-N,N-dimethyl-benzamide"
 
 
 def test_sidecar_written_from_the_training_file(tmp_path, freesolv_smiles):
@@ -149,7 +148,7 @@ def test_explicit_references(tmp_path, tiny_model):
     assert resolve_reference(tiny_model, str(f)).smiles == ["CCO", "c1ccccc1"]
     assert resolve_reference(tiny_model, ["CCC"]).smiles == ["CCC"]
     assert resolve_reference(tiny_model) is tiny_model.reference_
-    assert resolve_reference(None, None, default_model_path()) is not None
+    assert resolve_reference(None, None, tmp_path / "no-sidecar.molood") is None
 
 
 @pytest.mark.filterwarnings("ignore:skipping 1 unparseable")

@@ -15,7 +15,7 @@ import pytest
 
 import molood
 from molood.exceptions import MoloodInputError
-from molood.screening import progress as progress_mod
+from molood import _term as progress_mod
 from molood.screening.columns import OUTPUT_COLUMNS
 from molood.screening.workdir import work_dir_for
 

@@ -85,11 +85,13 @@ def test_score_inputs_returns_the_standardised_smiles_it_scored(tiny_model):
 
 
 def test_models_without_standardisation_report_the_molecule_as_scored():
-    """The bundled model (no standardisation): the row is scored as written; the column holds
-    its canonical SMILES."""
+    """A model from before standardisation (format 1): the row is scored as written; the
+    column holds its canonical SMILES."""
+    from pathlib import Path
+
     from molood.screening.models import get_model
 
-    bundled = get_model(None)
+    bundled = get_model(Path(__file__).resolve().parents[1] / "data" / "format1_tiny.molood")
     assert bundled.standardize is None
     _, _, smiles = score_inputs(bundled, ["OCC", "[2H]OC([2H])([2H])[2H]", "CCO.[Na+]"],
                                 smiles=True)

@@ -61,8 +61,12 @@ def train_epochs(net: SEGONet, opt: torch.optim.Optimizer, data: Prepared, trees
     weights = torch.ones(3, dtype=torch.float64)  # (tree, global, local)
     history: list[dict[str, float]] = []
     last: dict[str, np.ndarray] = {}
+    from molood import _term
+
+    plain = verbose and not _term.interactive(sys.stderr)  # a log file: lines, not a bar
     bar = tqdm(range(int(epochs)), desc="SEGO fit", unit="epoch", file=sys.stderr,
-               disable=not verbose, leave=False)
+               disable=not verbose or plain, leave=False)
+    t0 = last_line = time.monotonic()
     for epoch in bar:
         t_epoch = time.perf_counter()
         net.train()
@@ -83,9 +87,22 @@ def train_epochs(net: SEGONet, opt: torch.optim.Optimizer, data: Prepared, trees
         bar.set_postfix(tree=f"{rec['loss_tree']:.3f}", glob=f"{rec['loss_global']:.3f}",
                         local=f"{rec['loss_local']:.3f}")
         logger.debug("epoch %d: %s", epoch + 1, rec)
+        if plain and (time.monotonic() - last_line >= _term.PROGRESS_SECONDS
+                      or epoch + 1 == int(epochs)):
+            last_line = time.monotonic()
+            _plain_line(epoch + 1, int(epochs), rec, last_line - t0)
         weights = adaptive_weights([last[k].std() for k in LOSS_NAMES], float(alpha))
     bar.close()
     return history, last
+
+
+def _plain_line(epoch: int, epochs: int, rec: dict[str, float], seconds: float) -> None:
+    text = (f"SEGO fit: epoch {epoch}/{epochs} ({seconds:.0f} s), loss global "
+            f"{rec['loss_global']:.3f}, local {rec['loss_local']:.3f}, tree {rec['loss_tree']:.3f}")
+    if logger.hasHandlers() and logger.isEnabledFor(logging.INFO):
+        logger.info(text)
+    else:  # logging not configured for it (a script): progress was asked for, say it
+        print(f"molood: {text}", file=sys.stderr, flush=True)
 
 
 def _step(net: SEGONet, opt: torch.optim.Optimizer, data: Prepared, trees: Sequence[Any],

@@ -249,3 +249,19 @@ def test_sklearn_clone_and_keyword_only_constructor():
 def test_predict_on_an_unparseable_molecule_is_na_not_in_distribution(fitted):
     flags = fitted.predict(["CCO", "xx"])
     assert flags.isna().tolist() == [False, True]
+
+
+def test_fit_progress_off_a_terminal_is_plain_lines(capsys, caplog, monkeypatch):
+    """In a log file the training bar would be a stream of \\r-separated copies: lines instead
+    (to the log when logging is configured, else straight to stderr)."""
+    import logging
+
+    from molood import _term
+
+    monkeypatch.setattr(_term, "PROGRESS_SECONDS", 0.0)
+    with caplog.at_level(logging.INFO, logger="molood"):
+        SEGODetector(epochs=3, hidden_dim=8, batch_size=32, verbose=True).fit(TRAIN[:40])
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = [line for line in (err + caplog.text).splitlines() if "SEGO fit: epoch" in line]
+    assert len(lines) == 3 and "SEGO fit: epoch 3/3" in lines[-1]
