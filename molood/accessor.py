@@ -18,7 +18,7 @@ Name: molood_score, dtype: float64
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -82,3 +82,11 @@ class MoloodAccessor:
         from molood.screening.columns import IS_OOD_COLUMN
 
         return self.screen(smiles_col, model, fpr=fpr)[IS_OOD_COLUMN]
+
+    def audit(self, smiles_col: str | None = None, **kwargs: Any) -> pd.DataFrame:
+        """Audit the frame's own molecules (K-fold cross-fitting, :mod:`molood.audit`): the
+        audit columns as a new DataFrame with the frame's index. ``kwargs``: ``folds`` (5),
+        ``epochs`` (100), ``seed``, ``fpr`` (0.05), SEGODetector parameters."""
+        from molood.audit import audit_frame
+
+        return audit_frame(self._df, smiles_col=smiles_col, **kwargs)

@@ -41,6 +41,7 @@ EXIT_INTERRUPTED = 130
 COMMANDS: dict[str, str] = {
     "train": "molood.cli.train:train",
     "screen": "molood.cli.screen:screen",
+    "audit": "molood.cli.audit:audit",
     "info": "molood.cli.info:info",
     "shard": "molood.cli.shard:shard",
     "merge": "molood.cli.shard:merge",
@@ -123,6 +124,7 @@ def main() -> None:
     Examples:
       molood train data/freesolv.csv -o freesolv.molood --seed 0
       molood screen library.csv.gz -o scores.parquet --workers 4
+      molood audit my_training_set.csv -o audited.parquet --folds 5
       molood info freesolv.molood
       molood shard split library.parquet --shard-rows 100000 -o shards/
       molood demo
