@@ -35,15 +35,11 @@ for p in (REPO, REPO / "benchmarks"):
     if str(p) not in sys.path:  # run as a script from anywhere without installing
         sys.path.insert(0, str(p))
 
-from ood_pairs import default_data_dir, machine_info, parse_seeds, save_json  # noqa: E402
+from ood_pairs import (  # noqa: E402
+    append_record, default_data_dir, machine_info, parse_seeds, save_json)
 
+import molood.evaluation.anomaly as ad  # noqa: E402
 from molood.evaluation import aupr, auroc  # noqa: E402
-from molood.evaluation.anomaly import (  # noqa: E402
-    ad_splits,
-    feature_view,
-    wl_features,
-    wl_knn_scores,
-)
 
 RESULTS = REPO / "benchmarks" / "results"
 GOODD_SOURCE = "yixinliu233/G-OOD-D@89d00d0 (data_loader.py get_ad_split_TU/get_ad_dataset_TU, main.py, script/ad_*.sh)"
@@ -80,7 +76,7 @@ def load_set(s: ADSet, data_dir: Path) -> tuple[Any, np.ndarray, int]:
     ga, labels = read_tu(data_dir / "tu", s.folder)
     vocab = tu_label_vocab(data_dir / "tu", s.folder)
     n_label_cols = sum(len(v) for v in vocab) if vocab else 0
-    return (feature_view(ga) if s.features else ga), labels, n_label_cols
+    return (ad.feature_view(ga) if s.features else ga), labels, n_label_cols
 
 
 def run_method(method: str, s: ADSet, ga, n_label_cols: int, split, epochs: int,
@@ -89,9 +85,9 @@ def run_method(method: str, s: ADSet, ga, n_label_cols: int, split, epochs: int,
     train, test = ga.take(split.train), ga.take(split.test)
     if method == "wl_knn":
         t0 = time.perf_counter()
-        ftr = wl_features(train, WL_ITERATIONS, n_label_cols)
-        fte = wl_features(test, WL_ITERATIONS, n_label_cols)
-        return wl_knn_scores(ftr, fte, WL_K), 0.0, time.perf_counter() - t0
+        ftr = ad.wl_features(train, WL_ITERATIONS, n_label_cols)
+        fte = ad.wl_features(test, WL_ITERATIONS, n_label_cols)
+        return ad.wl_knn_scores(ftr, fte, WL_K), 0.0, time.perf_counter() - t0
     from molood.detectors.sego.detector import SEGODetector
 
     det = SEGODetector(epochs=epochs, batch_size=s.batch_size, lr=1e-4, alpha=s.alpha,
@@ -259,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     continue
                 if loaded is None:
                     loaded = load_set(s, args.data_dir)
-                    splits = ad_splits(loaded[1])
+                    splits = ad.ad_splits(loaded[1])
                 ga, _, n_label_cols = loaded
                 split = splits[t]
                 scores, t_tr, t_sc = run_method(method, s, ga, n_label_cols, split, ep or 0, args)
@@ -271,12 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        "auroc": 100 * auroc(split.y_test, scores),
                        "aupr": 100 * aupr(split.y_test, scores),
                        "train_seconds": round(t_tr, 2), "score_seconds": round(t_sc, 2)}
-                data["records"].append(rec)
-                inv["runs"] += 1
-                inv["wall_seconds"] = round(time.time() - started, 1)
-                if inv["runs"] == 1:
-                    data["invocations"].append(inv)
-                save_json(args.json, data)
+                append_record(data, inv, rec, started, args.json)
                 print(f"{name} {method} trial={t} epochs={ep}: AUROC {rec['auroc']:.2f} "
                       f"({t_tr + t_sc:.1f}s)", flush=True)
     save_json(args.json, data)

@@ -245,14 +245,11 @@ def audit_file(input: str | os.PathLike, output: str | os.PathLike, *,
     from molood.io.readers import read_batches
     from molood.io.writers import open_writer
 
+    from molood.screening.engine import _check_arguments
+
     t0 = time.perf_counter()
     input, output = os.fspath(input), os.fspath(output)
-    if detect_format(output) == "smi":
-        raise MoloodInputError(f"{output!r}: cannot write .smi; use .parquet, .csv or .sdf")
-    if not os.path.isfile(input):
-        raise FileNotFoundError(f"input file not found: {input}")
-    if os.path.abspath(input) == os.path.abspath(output):
-        raise MoloodInputError(f"{output!r}: output must differ from the input")
+    _check_arguments(input, output, kwargs.get("fpr"), None)  # the same refusals as screen
     batches = list(read_batches(input, smiles_col if detect_format(input) != "sdf" else None,
                                 batch_size=100_000, infer_types=False))
     if not batches:

@@ -1,8 +1,8 @@
 """The ``molood`` command group and the plumbing its commands share.
 
 The command line is a thin layer over the Python API: each command lives in its own module
-(:mod:`molood.cli.train`, :mod:`.screen`, :mod:`.info`, :mod:`.shard`, :mod:`.demo`), parses
-options and calls the library. This module holds what they share:
+(:mod:`molood.cli.train`, :mod:`.screen`, :mod:`.audit`, :mod:`.info`, :mod:`.shard`,
+:mod:`.demo`), parses options and calls the library. This module holds what they share:
 
 - :func:`main`, the click group (the ``molood`` console script). Its commands are registered
   by name in :data:`COMMANDS` and imported when used or listed, so the command modules can
