@@ -263,7 +263,8 @@ def audit_file(input: str | os.PathLike, output: str | os.PathLike, *,
                       axis=1)
     fpr = float(kwargs.get("fpr", 0.05))
     meta = {"molood_version": molood.__version__, "molood_command": "audit",
-            "molood_folds": str(kwargs.get("folds", 5)), "molood_epochs": str(kwargs.get("epochs", 100)),
+            "molood_folds": str(kwargs.get("folds", 5)),
+            "molood_epochs": str(kwargs.get("epochs", 100)),
             "molood_seed": str(kwargs.get("seed", 0)), "molood_fpr": repr(fpr),
             "molood_input": os.path.basename(input)}
     from molood.io.formats import find_smiles_column

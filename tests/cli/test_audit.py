@@ -27,7 +27,8 @@ def test_csv_to_parquet_keeps_rows(molood, tmp_path, listdir):
     assert r.exit_code == 0, r.output
     assert "audited 29 rows" in r.output
     df = pd.read_parquet(out)
-    assert df["id"].tolist() == [str(i) for i in range(len(rows))]  # CSV columns stay text, as in screen
+    # CSV columns are carried as text, as screen does
+    assert df["id"].tolist() == [str(i) for i in range(len(rows))]
     assert df["smiles"].tolist() == rows
     assert df.loc[5, "molood_status"].startswith("invalid_smiles")
     assert listdir(tmp_path) == ["audited.parquet", "coll.csv"]
