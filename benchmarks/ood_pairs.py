@@ -326,6 +326,17 @@ def save_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def append_record(data: dict, invocation: dict, rec: dict, started: float, path: Path) -> None:
+    """Add one result record, count it in ``invocation`` (listed in ``data`` from its first
+    record on, with its wall time so far) and save ``data`` to ``path`` (resumable runs)."""
+    data["records"].append(rec)
+    invocation["runs"] += 1
+    invocation["wall_seconds"] = round(time.time() - started, 1)
+    if invocation["runs"] == 1:
+        data["invocations"].append(invocation)
+    save_json(path, data)
+
+
 def machine_info() -> dict:
     cpu = platform.processor() or "unknown"
     try:
@@ -681,12 +692,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                            args.overlap_stats)
             print(f"loaded {pair.name} in {time.perf_counter() - t0:.1f}s", flush=True)
         rec = evaluate_one(loaded[pair.name], method, protocol, seed, ep, args)
-        data["records"].append(rec)
-        invocation["runs"] += 1
-        invocation["wall_seconds"] = round(time.time() - started, 1)
-        if invocation["runs"] == 1:
-            data["invocations"].append(invocation)
-        save_json(args.json, data)
+        append_record(data, invocation, rec, started, args.json)
         print(f"[{i}/{len(todo)}] {pair.name} {method.name} {protocol} seed={seed}"
               f"{'' if ep is None else f' epochs={ep}'}: AUROC {rec['auroc']:.2f} "
               f"AUPR {rec['aupr']:.2f} FPR95 {rec['fpr95']:.2f} "

@@ -123,3 +123,11 @@ class MoloodAccessor:
         return report_frame(self._df, path, smiles_col=smiles_col, model=model, top=top,
                             reference=reference, highlights=highlights, id_col=id_col,
                             fpr=fpr).path
+
+    def audit(self, smiles_col: str | None = None, **kwargs: Any) -> pd.DataFrame:
+        """Audit the frame's own molecules (K-fold cross-fitting, :mod:`molood.audit`): the
+        audit columns as a new DataFrame with the frame's index. ``kwargs``: ``folds`` (5),
+        ``epochs`` (100), ``seed``, ``fpr`` (0.05), SEGODetector parameters."""
+        from molood.audit import audit_frame
+
+        return audit_frame(self._df, smiles_col=smiles_col, **kwargs)

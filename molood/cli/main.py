@@ -1,8 +1,8 @@
 """The ``molood`` command group and the plumbing its commands share.
 
 The command line is a thin layer over the Python API: each command lives in its own module
-(:mod:`molood.cli.train`, :mod:`.screen`, :mod:`.info`, :mod:`.shard`, :mod:`.demo`), parses
-options and calls the library. This module holds what they share:
+(:mod:`molood.cli.train`, :mod:`.screen`, :mod:`.audit`, :mod:`.info`, :mod:`.shard`,
+:mod:`.demo`), parses options and calls the library. This module holds what they share:
 
 - :func:`main`, the click group (the ``molood`` console script). Its commands are registered
   by name in :data:`COMMANDS` and imported when used or listed, so the command modules can
@@ -48,6 +48,7 @@ EXIT_INTERRUPTED = 130
 COMMANDS: dict[str, str] = {
     "train": "molood.cli.train:train",
     "screen": "molood.cli.screen:screen",
+    "audit": "molood.cli.audit:audit",
     "info": "molood.cli.info:info",
     "shard": "molood.cli.shard:shard",
     "merge": "molood.cli.shard:merge",
@@ -207,6 +208,7 @@ def main(ctx: click.Context, log_file: str | None) -> None:
     Examples:
       molood train data/freesolv.csv -o freesolv.molood --seed 0
       molood screen library.csv.gz -o scores.parquet --workers 4
+      molood audit my_training_set.csv -o audited.parquet --folds 5
       molood info freesolv.molood
       molood explain freesolv.molood "O=[Se](O)O" --svg why.svg
       molood report scores.parquet -o report.html

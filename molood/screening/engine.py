@@ -96,7 +96,7 @@ from molood.screening.worker import init_scorer, score_job
 if TYPE_CHECKING:  # pragma: no cover
     from molood.detectors.sego.detector import SEGODetector
 
-__all__ = ["screen", "ScreenSummary", "TASK_ROWS"]
+__all__ = ["screen", "check_arguments", "ScreenSummary", "TASK_ROWS"]
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
     """
     t0 = time.perf_counter()
     input, output = os.fspath(input), os.fspath(output)
-    _check_arguments(input, output, fpr, batch_size)
+    check_arguments(input, output, fpr, batch_size)
     max_atoms = check_max_atoms(max_atoms)
     n_workers = resolve_n_jobs(workers)
     if n_workers > 1:
@@ -199,7 +199,7 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
                          status_counts=dict(sorted(counts.items(), key=lambda kv: -kv[1])))
 
 
-def _check_arguments(input: str, output: str, fpr: float | None, batch_size: int | None
+def check_arguments(input: str, output: str, fpr: float | None, batch_size: int | None
                      ) -> None:
     """Everything that can be refused before a model or the input is read."""
     if fpr is not None:

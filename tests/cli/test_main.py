@@ -33,8 +33,8 @@ def test_help_reads_like_a_man_page(molood, cmd):
 def test_group_lists_every_command_in_order(molood):
     r = molood("--help")
     listed = [ln.split()[0] for ln in r.output.split("Commands:")[1].splitlines() if ln.strip()]
-    assert listed == list(COMMANDS) == ["train", "screen", "info", "shard", "merge", "demo",
-                                        "explain", "report"]
+    assert listed == list(COMMANDS) == ["train", "screen", "audit", "info", "shard", "merge",
+                                        "demo", "explain", "report"]
 
 
 def test_every_command_is_importable_by_name():
