@@ -200,7 +200,7 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
 
 
 def check_arguments(input: str, output: str, fpr: float | None, batch_size: int | None
-                     ) -> None:
+                    ) -> None:
     """Everything that can be refused before a model or the input is read."""
     if fpr is not None:
         check_fpr(fpr)
