@@ -49,8 +49,9 @@ Both modes differ from the published code where screening needs it:
    only; scoring never needs trees (neither mode's score uses the tree term).
 
 This module is longer than the house's ~400 lines because it holds one concept that reads
-better whole: the estimator (fit, the scoring internals the bank and calibration share, and its
-model-file state). The training loop, networks, losses and batching live beside it.
+better whole: the estimator (parameters, fit, the scoring internals the bank and calibration
+share, the scoring API). The training loop, networks, losses, batching, model-file state
+(:mod:`.state`) and explanation terms (:mod:`.attribution`) live beside it.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ import torch
 
 from molood.chem.limits import DEFAULT_MAX_ATOMS
 from molood.chem.reference import DEFAULT_REFERENCE_SIZE
-from molood.chem.standardize import DEFAULT_STANDARDIZE, Standardizer, resolve_standardizer
+from molood.chem.standardize import DEFAULT_STANDARDIZE, Standardizer
 from molood.chem.standardize import featurizer_settings as _featurizer_settings
 from molood.detectors.base import BaseDetector
 from molood.detectors.calibration import check_fpr, zscore_stats
@@ -83,6 +84,7 @@ from molood.detectors.sego.batching import Prepared, gather, prepare
 from molood.detectors.sego.inference import InferenceNet
 from molood.detectors.sego.losses import bank_infonce, global_infonce, local_infonce_eval
 from molood.detectors.sego.nets import SEGONet
+from molood.detectors.sego.state import restore_sego, sego_state
 from molood.detectors.sego.training import make_optimizer, train_epochs
 from molood.graphs.arrays import GraphArrays
 
@@ -527,88 +529,10 @@ class SEGODetector(BaseDetector):
 
     # ------------------------------------------------------------------ model files
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Tensors ``net.<name>`` (the SEGONet state dict, or the scoring net's for a
-        scoring-only load), ``bank.g_f``/``bank.g_s`` [bank, 160] and the calibration scores;
-        manifest entries for the featurizer, training set, z-score statistics, bank
-        and per-epoch losses."""
-        if self.net_ is None:
-            raise ValueError("a scoring-only detector (molood.persist.load_scoring_model) "
-                             "cannot be saved; load it with molood.load_model")
-        tensors = {f"net.{k}": v.detach().cpu().contiguous().numpy()
-                   for k, v in self.net_.state_dict().items()}
-        tensors["bank.g_f"] = self.bank_f_.detach().cpu().contiguous().numpy()
-        tensors["bank.g_s"] = self.bank_s_.detach().cpu().contiguous().numpy()
-        cal_tensors, calibration = self._calibration_state()
-        tensors.update(cal_tensors)
-        ref_tensors, ref_manifest = self._reference_state()
-        tensors.update(ref_tensors)
-        std, largest = self.featurizer_settings()
-        calibration.update(
-            stats=self.stats_,
-            source=("held-out ID molecules" if self.n_val_ > 0
-                    else "training molecules (val_fraction=0)"),
-            zscore_source=("last training epoch, per-graph training losses"
-                           if self.mode == "faithful" else "held-out ID molecules"))
-        manifest = {
-            "mode": self.mode,
-            "seed": self.seed,
-            "featurizer": {"largest_fragment": bool(largest if std is None
-                                                    else std.largest_fragment),
-                           "standardize": None if std is None else std.to_dict(),
-                           "x_dtype": self.x_dtype_, "n_node_features": self.n_features_in_,
-                           "topo_dim": self.topo_dim_, "leaf_dim": self.leaf_dim_},
-            "training_set": {"n_fit": self.n_fit_, "n_train": self.n_train_,
-                             "n_val": self.n_val_, "graphs_sha256": self.train_sha256_,
-                             "smiles_sha256": self.train_smiles_sha256_,
-                             "source": getattr(self, "training_source_", None)},
-            "calibration": calibration,
-            "bank": {"size": int(self.bank_f_.shape[0]),
-                     "description": "projected g_f / g_s (eval mode) of bank_size training "
-                                    "graphs drawn with RandomState(seed + 1)"},
-            # losses and weights only: wall-clock times would make every file unique
-            "history": [{k: v for k, v in rec.items() if k != "time_s"} for rec in self.history_],
-            **ref_manifest,
-        }
-        return tensors, manifest
+        """The model-file state (:func:`~molood.detectors.sego.state.sego_state`)."""
+        return sego_state(self)
 
     def _set_state(self, manifest: dict[str, Any], tensors: dict[str, np.ndarray],
                    scoring_only: bool) -> None:
-        """Restore from a model file; ``scoring_only`` builds only the DGL-free
-        :class:`~molood.detectors.sego.inference.InferenceNet` (``net_`` is None)."""
-        feat = manifest["featurizer"]
-        # no entry (format 1, the bundled model): molecules as written, as they always were
-        std = resolve_standardizer(feat.get("standardize"))
-        self.standardize = None if std is None else std.spec
-        state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in tensors.items()
-                 if k.startswith("net.")}
-        self._infer = None
-        if scoring_only:
-            self._infer = InferenceNet(state, int(self.num_layers))
-            self.net_ = None
-        else:
-            net = SEGONet(in_dim=int(feat["n_node_features"]), topo_dim=int(feat["topo_dim"]),
-                          leaf_dim=int(feat["leaf_dim"]), hidden_dim=int(self.hidden_dim),
-                          num_layers=int(self.num_layers), tree_height=int(self.tree_height))
-            net.load_state_dict(state, strict=True)
-            net.eval()
-            self.net_ = net
-        self.n_features_in_ = int(feat["n_node_features"])
-        self.topo_dim_, self.leaf_dim_ = int(feat["topo_dim"]), int(feat["leaf_dim"])
-        self.x_dtype_ = str(feat["x_dtype"])
-        self.bank_f_ = torch.from_numpy(np.array(tensors["bank.g_f"])).to(torch.float64)
-        self.bank_s_ = torch.from_numpy(np.array(tensors["bank.g_s"])).to(torch.float64)
-        self.stats_ = {k: float(v) for k, v in manifest["calibration"]["stats"].items()}
-        self._restore_calibration(manifest, tensors)
-        if not scoring_only:
-            self._restore_reference(manifest, tensors)
-        ts = manifest["training_set"]
-        self.n_fit_, self.n_train_ = int(ts["n_fit"]), int(ts["n_train"])
-        self.n_val_ = int(ts["n_val"])
-        self.train_sha256_, self.train_smiles_sha256_ = ts["graphs_sha256"], ts["smiles_sha256"]
-        self.training_source_ = ts.get("source")
-        tt = manifest.get("training_time_s") or {}  # format 1 files recorded timings
-        self.fit_time_s_, self.train_time_s_, self.tree_time_s_ = (tt.get("total"),
-                                                                   tt.get("train"),
-                                                                   tt.get("trees"))
-        self.history_ = list(manifest.get("history") or [])
-        self.manifest_ = manifest
+        """Restore from a model file (:func:`~molood.detectors.sego.state.restore_sego`)."""
+        restore_sego(self, manifest, tensors, scoring_only)
