@@ -18,7 +18,8 @@ __all__ = ["knn_tanimoto_scores"]
 
 
 def knn_tanimoto_scores(train_smiles: Sequence[str], query_smiles: Sequence[str]) -> np.ndarray:
-    """OOD score ``1 − max_j Tanimoto(query, train_j)`` on Morgan fingerprints (radius 2, 2048 bits).
+    """OOD score ``1 − max_j Tanimoto(query, train_j)`` on Morgan fingerprints (radius 2,
+    2048 bits).
 
     Higher = farther from every training molecule = more OOD. float64 [len(query_smiles)].
     """

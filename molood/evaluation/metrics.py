@@ -64,7 +64,8 @@ def aupr(y_true, scores) -> float:
 
 
 def fpr_at_tpr(y_true, scores, tpr: float = 0.95) -> float:
-    """Smallest false-positive rate on ID (label 0) over thresholds whose TPR on OOD is ≥ ``tpr``."""
+    """Smallest false-positive rate on ID (label 0) over thresholds whose TPR on OOD is
+    ≥ ``tpr``."""
     y, s = _check(y_true, scores)
     tp, fp = _curve(y, s)
     tprs, fprs = tp / y.sum(), fp / (~y).sum()

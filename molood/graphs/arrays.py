@@ -3,8 +3,8 @@
 A :class:`GraphArrays` holds B graphs the way a batched DGL graph does (nodes and edges
 concatenated, edge endpoints as *global* node indices), but in plain numpy so that it is cheap
 to build in worker processes, to pickle between them, to slice and to concatenate. Molecules
-(from :mod:`molood.chem.features`) and generic labelled graphs (TU datasets, :mod:`molood.graphs.tu`) both
-end up here, so the model never needs to know where a graph came from.
+(from :mod:`molood.chem.features`) and generic labelled graphs (TU datasets,
+:mod:`molood.graphs.tu`) both end up here, so the model never needs to know where a graph came from.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ class GraphArrays:
             raise ValueError(f"x/leaf_x have {self.x.shape[0]}/{self.leaf_x.shape[0]} rows, "
                              f"num_nodes sums to {n}")
         if self.src.shape != (e,) or self.dst.shape != (e,):
-            raise ValueError(f"src/dst must have shape ({e},), got {self.src.shape}/{self.dst.shape}")
+            raise ValueError(f"src/dst must have shape ({e},), got "
+                             f"{self.src.shape}/{self.dst.shape}")
 
     # ------------------------------------------------------------------ basic properties
     def __len__(self) -> int:
@@ -72,7 +73,8 @@ class GraphArrays:
 
     @property
     def degree(self) -> np.ndarray:
-        """int64 [N]: number of directed out-edges per node (= undirected degree, multi-edges counted)."""
+        """int64 [N]: number of directed out-edges per node (= undirected degree, multi-edges
+        counted)."""
         return np.bincount(self.src, minlength=self.x.shape[0])[: self.x.shape[0]].astype(np.int64)
 
     @property

@@ -13,8 +13,9 @@ wrong (:func:`~molood.io.formats.read_errors`), whether it is found when the fil
 half-way through it. So does an empty CSV/TSV file (0 bytes: no header line, so no columns and
 no SMILES column); a header without rows is a valid library of no rows.
 
-:func:`csv_columns`/:func:`csv_header` (a table's header), :func:`parquet_file` (a Parquet file's footer) and
-:func:`count_rows` answer what a caller needs to know of a file before reading it.
+:func:`csv_columns`/:func:`csv_header` (a table's header), :func:`parquet_file` (a Parquet
+file's footer) and :func:`count_rows` answer what a caller needs to know of a file before reading
+it.
 """
 
 from __future__ import annotations

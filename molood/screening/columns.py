@@ -1,7 +1,7 @@
 """Names of the result columns that :func:`~molood.screening.engine.screen` writes, the
-``DataFrame.molood`` accessor returns and :mod:`molood.screening.shard` summarizes: their one definition,
-in a module without imports so that any of them can use it. What the columns hold (higher score
-= more OOD) is described in :mod:`molood.screening.engine`.
+``DataFrame.molood`` accessor returns and :mod:`molood.screening.shard_summary` summarizes:
+their one definition, in a module without imports so that any of them can use it. What the columns
+hold (higher score = more OOD) is described in :mod:`molood.screening.engine`.
 """
 
 from __future__ import annotations

@@ -283,8 +283,7 @@ def _write_output(run: _Run, wd: Path, chunk: int, done: int, n_workers: int,
 
     try:
         with _sigterm_as_interrupt():
-            out = ResultWriter(run.output, run.out_schema, run.metadata, run.plan.smiles_col,
-                               False, run.plan.rows)
+            out = ResultWriter(run.output, run.out_schema, run.metadata, run.plan.smiles_col)
             for k in range(done):
                 write(read_part(wd, k, run.part_schema))
             resumed = out.rows

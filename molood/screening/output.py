@@ -2,14 +2,13 @@
 
 :func:`output_schemas` fixes the columns of the output (the input's, then the result
 columns: score, p-value, flag, status and, unless switched off, the SMILES scored) and of the
-work directory's parts; :func:`chunk_table` turns a scored chunk into a part; :class:`ResultWriter` streams parts into the output file, counting rows, scores and flags
-and driving the progress bar.
+work directory's parts; :func:`chunk_table` turns a scored chunk into a part;
+:class:`ResultWriter` streams parts into the output file, counting rows, scores and flags.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 
 import numpy as np
 import pandas as pd
@@ -82,36 +81,16 @@ def chunk_table(batch: MolBatch, rows: ScoredRows, model: ModelInfo, fpr: float,
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-class _Progress:
-    def __init__(self, enabled: bool, total: int | None) -> None:
-        self.bar = None
-        if enabled:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, initial=0, unit="mol", unit_scale=True,
-                            file=sys.stderr, dynamic_ncols=True, smoothing=0.05,
-                            desc="molood screen")
-
-    def update(self, n: int, flagged: int, invalid: int) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix(flagged=flagged, invalid=invalid, refresh=False)
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 class ResultWriter:
     """The output file of a screen (streamed and atomic, :func:`~molood.io.writers.open_writer`)
-    with running counts of the rows written and an optional progress bar on stderr."""
+    with running counts of the rows written (progress is the engine's,
+    :mod:`molood.screening.progress`)."""
 
     def __init__(self, path: str, schema: pa.Schema, metadata: dict[str, str],
-                 smiles_col: str | None, progress: bool, total: int | None) -> None:
+                 smiles_col: str | None) -> None:
         self.rows = self.scored = self.flagged = 0
         self._writer = open_writer(path, columns=schema.names, metadata=metadata,
                                    schema=schema, smiles_col=smiles_col)
-        self._bar = _Progress(progress, total)
 
     def write(self, table: pa.Table) -> None:
         """Append a part (the mol-block column, if any, becomes the SD records' structures)."""
@@ -125,14 +104,11 @@ class ResultWriter:
             blocks = table.column(MOLBLOCK_COLUMN).to_pylist()
             table = table.drop_columns([MOLBLOCK_COLUMN])
         self._writer.write(table.to_pandas(types_mapper=pd.ArrowDtype), molblocks=blocks)
-        self._bar.update(table.num_rows, self.flagged, self.rows - self.scored)
 
     def close(self) -> None:
         """Finish the output file and move it into place."""
         self._writer.close()
-        self._bar.close()
 
     def abort(self) -> None:
         """Discard the output file; nothing appears at its path."""
         self._writer.abort()
-        self._bar.close()

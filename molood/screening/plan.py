@@ -17,8 +17,9 @@ The ID column (``id_col``, ``molood screen --id-col``)
 The structure of SD records in a table (``structure_smiles``)
     A Parquet/CSV/TSV output of an SD file gets a column with each record's canonical RDKit
     SMILES (null for a record RDKit cannot read), after the SD columns and before the result
-    columns, so the table keeps the structures. It is called ``smiles``, or ``rdkit_smiles`` when a record already has a
-    property called ``smiles`` (any case); SD output keeps the records themselves instead.
+    columns, so the table keeps the structures. It is called ``smiles``, or ``rdkit_smiles``
+    when a record already has a property called ``smiles`` (any case); SD output keeps the records
+    themselves instead.
 
 :func:`pandas_metadata` keeps a pandas-written Parquet input's ``pandas`` schema metadata, with
 entries for the added columns, so that ``pd.read_parquet`` of the output restores the index.

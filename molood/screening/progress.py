@@ -3,10 +3,10 @@
 On a terminal (or in a Jupyter kernel) a tqdm bar on stderr, redrawn in place. Anywhere else
 (stderr redirected to a file, a CI log, a Snakemake or SLURM log) a redrawn bar is a stream of
 ``\\r``-separated copies with the last one doubled at the end; there progress is instead a plain
-log line every :data:`molood._term.PROGRESS_SECONDS` seconds (``molood: screened 20,000/100,000 rows (20%),
-850 mol/s, 3 flagged, 1 invalid``), through :mod:`logging` so that ``molood --log-file`` gets
-it too (straight to stderr when logging is not configured to show INFO messages). No line is written at the end:
-the run's summary follows.
+log line every :data:`molood._term.PROGRESS_SECONDS` seconds (``molood: screened
+20,000/100,000 rows (20%), 850 mol/s, 3 flagged, 1 invalid``), through :mod:`logging` so that
+``molood --log-file`` gets it too (straight to stderr when logging is not configured to show
+INFO messages). No line is written at the end: the run's summary follows.
 """
 
 from __future__ import annotations

@@ -64,11 +64,12 @@ def summarize(screened: Sequence[str | os.PathLike],
     [...], "metadata"}``. ``library`` is the screened library (the shards' source; None if not
     given). ``metadata`` is the key-value metadata of the ``merged`` output when given (the
     workflow's names the library in ``molood_input``, as one ``molood screen`` of the library
-    would), else the first shard's (which names that shard). Each shard entry has ``shard``, ``path``, ``rows``, ``scored``, ``invalid``,
-    ``flagged``, ``seconds`` (the job's wall time, e.g. from its Snakemake benchmark file) and
-    ``rows_per_s`` (``rows / seconds``), and, when ``logs`` (the ``molood screen`` log per
-    shard) are given, ``screen_seconds`` and ``mol_per_s`` from the log's summary line; None
-    where not known. ``scored`` counts ``molood_status == "ok"``, ``invalid`` everything else.
+    would), else the first shard's (which names that shard). Each shard entry has ``shard``,
+    ``path``, ``rows``, ``scored``, ``invalid``, ``flagged``, ``seconds`` (the job's wall time, e.g.
+    from its Snakemake benchmark file) and ``rows_per_s`` (``rows / seconds``), and, when ``logs``
+    (the ``molood screen`` log per shard) are given, ``screen_seconds`` and ``mol_per_s`` from the
+    log's summary line; None where not known. ``scored`` counts ``molood_status == "ok"``,
+    ``invalid`` everything else.
     """
     paths = [os.fspath(p) for p in screened]
     if seconds is not None and len(seconds) != len(paths):

@@ -5,9 +5,9 @@ SEGO's score is ``z_g + z_n`` (faithful mode adds ``z_t``) with
 - ``z_g = (L_g − μ_g) / σ_g``: the graph-level InfoNCE of the molecule's two views against the
   fixed bank of training graphs — a whole-molecule term ("global");
 - ``z_n = (L_n − μ_n) / σ_n`` with ``L_n = (1/n) Σ_i ℓ_i`` the mean over the molecule's n atoms
-  of the node-level InfoNCE term ``ℓ_i`` (:func:`~molood.detectors.sego.losses.local_infonce_nodes`):
-  how badly atom i's two views (atom features vs. local topology) pick each other out among
-  the molecule's other atoms ("local").
+  of the node-level InfoNCE term ``ℓ_i``
+  (:func:`~molood.detectors.sego.losses.local_infonce_nodes`): how badly atom i's two views (atom
+  features vs. local topology) pick each other out among the molecule's other atoms ("local").
 
 The local term is a sum over atoms, so it splits exactly: atom i contributes
 
