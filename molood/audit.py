@@ -131,10 +131,10 @@ def _folds(n: int, folds: int, seed: int) -> np.ndarray:
 def _nearest(mols: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """Index and Tanimoto similarity of each molecule's most similar *other* molecule."""
     from rdkit import DataStructs
-    from rdkit.Chem import rdFingerprintGenerator
 
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
-    fps = [gen.GetFingerprint(m) for m in mols]
+    from molood.chem.fingerprints import mol_bitvects
+
+    fps = mol_bitvects(mols)
     idx = np.full(len(fps), -1, dtype=np.int64)
     sim = np.full(len(fps), np.nan)
     for i, fp in enumerate(fps):
@@ -226,10 +226,10 @@ def audit_smiles(smiles: Sequence[Any], **kwargs: Any) -> pd.DataFrame:
 def audit_frame(df: pd.DataFrame, smiles_col: str | None = None, **kwargs: Any) -> pd.DataFrame:
     """The audit columns for a frame's SMILES column, with the frame's index (not modified)."""
     from molood.io.formats import find_smiles_column
-    from molood.screening.scoring import _missing_to_none
+    from molood.screening.scoring import missing_to_none
 
     col = find_smiles_column(list(df.columns), smiles_col, source="DataFrame")
-    out = audit_inputs(_missing_to_none(df[col].tolist()), "smiles", **kwargs)
+    out = audit_inputs(missing_to_none(df[col].tolist()), "smiles", **kwargs)
     out.index = df.index
     return out
 

@@ -23,8 +23,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["FP_RADIUS", "FP_BITS", "FP_BYTES", "morgan_bitvects", "packed_fingerprints",
-           "tanimoto", "atom_environments", "MISSING_ENV"]
+__all__ = ["FP_RADIUS", "FP_BITS", "FP_BYTES", "mol_bitvects", "morgan_bitvects",
+           "packed_fingerprints", "tanimoto", "atom_environments", "MISSING_ENV"]
 
 FP_RADIUS = 2
 """Morgan radius of fingerprints and atom environments (ECFP4)."""
@@ -45,6 +45,12 @@ def _generator(redundant: bool = False) -> Any:
 
     return rdFingerprintGenerator.GetMorganGenerator(
         radius=FP_RADIUS, fpSize=FP_BITS, includeRedundantEnvironments=redundant)
+
+
+def mol_bitvects(mols: Sequence[Any]) -> list[Any]:
+    """RDKit ``ExplicitBitVect`` Morgan fingerprints (radius 2, 2048 bits) of RDKit molecules."""
+    gen = _generator()
+    return [gen.GetFingerprint(m) for m in mols]
 
 
 def morgan_bitvects(smiles: Sequence[str], what: str = "smiles") -> list[Any]:

@@ -34,8 +34,8 @@ from molood.screening.models import get_model
 if TYPE_CHECKING:  # pragma: no cover
     from molood.detectors.sego.detector import SEGODetector
 
-__all__ = ["score_inputs", "score_frame", "input_column", "ScoredRows", "DEFAULT_BATCH_SIZE",
-           "GRAPH_BLOCK", "MOL_COLUMN_CANDIDATES"]
+__all__ = ["score_inputs", "score_frame", "input_column", "missing_to_none", "ScoredRows",
+           "DEFAULT_BATCH_SIZE", "GRAPH_BLOCK", "MOL_COLUMN_CANDIDATES"]
 
 DEFAULT_BATCH_SIZE = 10_000
 """Rows per chunk of :func:`~molood.screening.engine.screen` (the unit of streaming and of resume)
@@ -127,7 +127,7 @@ def score_inputs(det: "SEGODetector", inputs: Sequence[Any], kind: InputKind = "
     return ScoredRows(scores, status, written)
 
 
-def _missing_to_none(values: list[Any]) -> list[Any]:
+def missing_to_none(values: list[Any]) -> list[Any]:
     """Every flavour of missing (None, pd.NA, NaN) as None, so that it scores as ``"empty"``."""
     return [None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
             for v in values]
@@ -191,7 +191,7 @@ def score_frame(df: pd.DataFrame, smiles_col: str | None = None,
     col = input_column(df, smiles_col)
     det = get_model(model)
     fpr = check_fpr(det.fpr_ if fpr is None else fpr)
-    values = _missing_to_none(df[col].tolist())
+    values = missing_to_none(df[col].tolist())
     step = max(1, int(batch_size))
     parts = [score_inputs(det, values[s:s + step], max_atoms=max_atoms, smiles=smiles_column)
              for s in range(0, len(values), step)]
