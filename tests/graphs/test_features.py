@@ -1,7 +1,7 @@
 """molood.graphs.randomwalk / features: random-walk returns.
 
-* ordinary graphs (≤ DENSE_MAX_NODES nodes) give the bytes of the original dense code, frozen
-  below as ``_rw_returns_v0``, on every FreeSolv molecule and every ChEMBL approved drug;
+* ordinary graphs (≤ DENSE_MAX_NODES nodes) give the bytes of the original dense code
+  (:data:`ORIGINAL_RW_SHA256`) on every FreeSolv molecule and every ChEMBL approved drug;
 * the sparse path (larger graphs) equals the dense computation to 1e-12 before the float32
   cast, on random graphs (connected, fragmented, multi-edges, self loops, isolated nodes);
 * it is linear in atoms: a 20,000-node chain or 5,000 fragments take well under a second.
@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -25,48 +27,17 @@ from molood.graphs.features import topo_features
 DATA = Path(__file__).resolve().parents[2] / "data"
 
 
-def _rw_returns_v0(ga: GraphArrays, steps: int = 16) -> np.ndarray:
-    """The original ``_rw_returns`` (before the sparse path), verbatim except that it returns
-    the float64 values instead of casting them to float32 (the cast is the same rounding)."""
-    N = ga.x.shape[0]
-    out = np.zeros((N, steps), dtype=np.float64)
-    if N == 0:
-        return out
-    nn = ga.num_nodes
-    no = ga.node_offsets
-    deg = np.maximum(ga.degree, 1).astype(np.float64)
-    graph_of_edge = ga.edge_graph
-    padded = np.where(nn <= 8, nn, ((nn + 7) // 8) * 8)
-    for size in np.unique(padded):
-        if size == 0:
-            continue
-        gids = np.nonzero(padded == size)[0]
-        B = gids.shape[0]
-        local = np.full(len(ga), -1, dtype=np.int64)
-        local[gids] = np.arange(B)
-        emask = local[graph_of_edge] >= 0
-        eb = local[graph_of_edge[emask]]
-        base = no[:-1][graph_of_edge[emask]]
-        s = ga.src[emask] - base
-        d = ga.dst[emask] - base
-        lin = (eb * size + s) * size + d
-        P = np.bincount(lin, minlength=B * size * size).astype(np.float64).reshape(B, size, size)
-        ar = np.arange(size)[None, :]
-        node_ids = np.where(ar < nn[gids][:, None], no[gids][:, None] + ar, -1)
-        valid = node_ids >= 0
-        dg = np.ones((B, size), dtype=np.float64)
-        dg[valid] = deg[node_ids[valid]]
-        P /= dg[:, :, None]
-        h = (steps + 1) // 2
-        powers = [P]
-        for _ in range(h - 1):
-            powers.append(powers[-1] @ P)
-        res = np.empty((B, size, steps), dtype=np.float64)
-        for k in range(h):
-            res[:, :, k] = np.diagonal(powers[k], axis1=1, axis2=2)
-        for j in range(1, steps - h + 1):
-            res[:, :, h + j - 1] = np.einsum("bij,bji->bi", powers[h - 1], powers[j - 1])
-        out[node_ids[valid]] = res[valid]
+ORIGINAL_RW_SHA256 = "e037376593c34c9b237710e2cc00ed3d0ac5814c53eb58d1adc65c7ce6e6770f"
+"""SHA-256 of the float32 random-walk returns [79416, 16] that the original dense code
+(``molood.featurize._rw_returns`` at commit 82c1e16) gives for every FreeSolv molecule followed
+by every ChEMBL approved drug of ``data/``."""
+
+
+def _dense_reference(ga: GraphArrays, steps: int = 16) -> np.ndarray:
+    """The dense computation for every graph whatever its size (float64, before the cast)."""
+    out = np.zeros((ga.x.shape[0], steps), dtype=np.float64)
+    with mock.patch.object(rw, "DENSE_MAX_NODES", np.inf):
+        rw._rw_dense(ga, np.maximum(ga.degree, 1).astype(np.float64), steps, out)
     return out
 
 
@@ -99,7 +70,8 @@ def molecules() -> GraphArrays:
 def test_dense_path_is_the_original_code_byte_for_byte(molecules):
     assert int(molecules.num_nodes.max()) <= rw.DENSE_MAX_NODES
     topo = topo_features(molecules)
-    assert topo[:, :16].tobytes() == _rw_returns_v0(molecules).astype(np.float32).tobytes()
+    rw_bytes = np.ascontiguousarray(topo[:, :16]).tobytes()
+    assert hashlib.sha256(rw_bytes).hexdigest() == ORIGINAL_RW_SHA256
     for b in (0, 5, 700):  # alone in its batch too
         one = molecules.take([b])
         assert topo_features(one).tobytes() == topo[molecules.node_offsets[b]:
@@ -113,7 +85,7 @@ def test_sparse_path_equals_dense(seed, n, kind):
     ga = GraphArrays.from_graphs([_random_graph(np.random.default_rng(seed), n, kind)])
     deg = np.maximum(ga.degree, 1).astype(np.float64)
     got = rw._rw_sparse(ga.src, ga.dst, deg, 16)
-    np.testing.assert_allclose(got, _rw_returns_v0(ga), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got, _dense_reference(ga), rtol=0, atol=1e-12)
 
 
 def test_large_graphs_take_the_sparse_path_inside_a_mixed_batch(monkeypatch):
@@ -125,7 +97,7 @@ def test_large_graphs_take_the_sparse_path_inside_a_mixed_batch(monkeypatch):
     dense = rw.rw_returns(ga)  # every graph is below DENSE_MAX_NODES
     monkeypatch.setattr(rw, "DENSE_MAX_NODES", 64)
     mixed = rw.rw_returns(ga)
-    np.testing.assert_allclose(mixed, _rw_returns_v0(ga), rtol=0, atol=1e-7)
+    np.testing.assert_allclose(mixed, _dense_reference(ga), rtol=0, atol=1e-7)
     small = np.repeat(ga.num_nodes <= 64, ga.num_nodes)
     assert mixed[small].tobytes() == dense[small].tobytes()  # small graphs keep their bits
 
