@@ -17,7 +17,7 @@ from molood.graphs.arrays import GraphArrays
 if TYPE_CHECKING:  # pragma: no cover
     from molood.chem.standardize import Standardizer
 
-__all__ = ["as_list", "scored_molecules", "to_graph_arrays", "check_training_rows",
+__all__ = ["as_list", "to_graph_arrays", "check_training_rows",
            "smiles_sha256", "graph_arrays_sha256"]
 
 
@@ -36,7 +36,8 @@ def as_list(X: Any) -> list[Any]:
 
 
 def to_graph_arrays(X: Any, largest_fragment: bool = False, max_atoms: int | None = None,
-                    standardizer: Standardizer | None = None
+                    standardizer: Standardizer | None = None,
+                    smiles_out: list[str | None] | None = None
                     ) -> tuple[GraphArrays | None, np.ndarray, list[str | None]]:
     """(GraphArrays of the valid inputs in input order, bool mask [n] of valid inputs, error
     reason per input). Never raises for an unparseable molecule; a non-molecule item (not a
@@ -44,9 +45,13 @@ def to_graph_arrays(X: Any, largest_fragment: bool = False, max_atoms: int | Non
     :func:`~molood.chem.features.smiles_to_arrays` (``largest_fragment``, ``standardizer``).
     Molecules with more than ``max_atoms`` atoms are invalid with the reason ``"too_large: N
     atoms (max_atoms=M)"``; so are graphs of a GraphArrays input with more nodes (they are then
-    left out of the returned set)."""
+    left out of the returned set). ``smiles_out`` is extended with one entry per input: the
+    SMILES of the molecule featurized (:func:`~molood.chem.features.smiles_to_arrays`), None
+    where none."""
     errors: list[str | None]
     if isinstance(X, GraphArrays):
+        if smiles_out is not None:
+            smiles_out.extend([None] * len(X))
         errors = [None] * len(X)
         if max_atoms is not None and (X.num_nodes > max_atoms).any():
             from molood.chem.limits import too_large
@@ -70,10 +75,17 @@ def to_graph_arrays(X: Any, largest_fragment: bool = False, max_atoms: int | Non
         else:
             raise TypeError(f"row {i}: expected a SMILES string or RDKit Mol, got "
                             f"{type(it).__name__}")
+    written: list[str | None] | None = [] if smiles_out is not None else None
     ga, errs = smiles_to_arrays([items[i] for i in rows], largest_fragment=largest_fragment,
-                                max_atoms=max_atoms, standardizer=standardizer)
+                                max_atoms=max_atoms, standardizer=standardizer,
+                                smiles_out=written)
     for i, e in zip(rows, errs):
         errors[i] = e
+    if smiles_out is not None:
+        per_input: list[str | None] = [None] * len(items)
+        for i, s in zip(rows, written or []):
+            per_input[i] = s
+        smiles_out.extend(per_input)
     valid = np.array([e is None for e in errors], dtype=bool)
     return (ga if valid.any() else None), valid, errors
 
@@ -122,22 +134,3 @@ def smiles_sha256(items: Iterable[Any]) -> str:
             mol = Chem.MolFromSmiles(it) if isinstance(it, str) else it
             can.append(Chem.MolToSmiles(mol) if mol is not None else str(it))
     return hashlib.sha256("\n".join(sorted(can)).encode()).hexdigest()
-
-
-def scored_molecules(items: list[Any], std: Any, max_atoms: int | None) -> list[Any]:
-    """The RDKit molecule each input (SMILES or Mol) is scored as: as parsed, or, with a
-    standardizer, the standardised molecule in canonical atom order, whose atoms are the graph's
-    nodes. None where there is none (unparseable, refused)."""
-    from rdkit import Chem
-
-    from molood.chem.parse import parse
-    from molood.chem.standardize import standardize_mol
-
-    mols = []
-    for it in items:
-        mol = parse(it)[0] if isinstance(it, str) else it
-        if std is not None and isinstance(mol, Chem.Mol):
-            text = it.strip() if isinstance(it, str) else None
-            mol = standardize_mol(mol, std, text, max_atoms).mol
-        mols.append(mol)
-    return mols

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from molood.detectors.inputs import as_list, scored_molecules
+from molood.detectors.inputs import as_list
 from molood.detectors.sego.backend import torch_threads
 from molood.detectors.sego.batching import prepare
 from molood.detectors.sego.losses import bank_infonce, local_infonce_eval, local_infonce_nodes
@@ -75,8 +75,17 @@ def sego_score_terms(det: "SEGODetector", X: Any) -> list[ScoreTerms]:
     det._check_is_fitted()
     items = as_list(X)
     std, largest = det.featurizer_settings()
-    mols = scored_molecules(items, std, det.max_atoms)
-    ga, valid, errors = det._graphs(items)
+    if std is not None:  # the standardised molecule scored: its atoms are the graph's nodes
+        from rdkit import Chem
+
+        smiles: list[str | None] = []
+        ga, valid, errors = det._graphs(items, smiles)
+        mols = [Chem.MolFromSmiles(s) if s else None for s in smiles]
+    else:  # the molecule as written (dropped fragments get 0, see _atom_map)
+        from molood.chem.parse import parse
+
+        ga, valid, errors = det._graphs(items)
+        mols = [parse(it)[0] if isinstance(it, str) else it for it in items]
     out: list[ScoreTerms] = [ScoreTerms(float("nan"), e or "not scored") for e in errors]
     if ga is None:
         return out

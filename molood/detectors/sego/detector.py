@@ -74,7 +74,6 @@ from molood.detectors.inputs import (
     as_list,
     check_training_rows,
     graph_arrays_sha256,
-    scored_molecules,
     smiles_sha256,
     to_graph_arrays,
 )
@@ -246,10 +245,12 @@ class SEGODetector(BaseDetector):
         fitting and scoring featurize, and screening too."""
         return _featurizer_settings(self.standardize, self.largest_fragment)
 
-    def _graphs(self, X: Any) -> tuple[GraphArrays | None, np.ndarray, list[str | None]]:
-        """Scoring's featurization of ``X``: standardised, refused above ``max_atoms``."""
+    def _graphs(self, X: Any, smiles_out: list[str | None] | None = None
+                ) -> tuple[GraphArrays | None, np.ndarray, list[str | None]]:
+        """Scoring's featurization of ``X``: standardised, refused above ``max_atoms``
+        (``smiles_out``: see :func:`~molood.detectors.inputs.to_graph_arrays`)."""
         std, largest = self.featurizer_settings()
-        return to_graph_arrays(X, largest, self.max_atoms, std)
+        return to_graph_arrays(X, largest, self.max_atoms, std, smiles_out)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, y: Any = None) -> "SEGODetector":
@@ -259,7 +260,11 @@ class SEGODetector(BaseDetector):
         """
         self._validate_params()
         std, largest = self.featurizer_settings()
-        ga, valid, errors = to_graph_arrays(X, largest, standardizer=std)
+        # the standardised molecules, for the reference set (no second standardisation)
+        scored: list[str | None] | None = (
+            [] if std is not None and self.reference_size and not isinstance(X, GraphArrays)
+            else None)
+        ga, valid, errors = to_graph_arrays(X, largest, standardizer=std, smiles_out=scored)
         check_training_rows(errors, self.on_invalid)
         if ga is None:
             raise ValueError("no valid training molecules")
@@ -271,19 +276,27 @@ class SEGODetector(BaseDetector):
             self._fit_arrays(ga)
         self.train_sha256_ = graph_arrays_sha256(ga)
         self.train_smiles_sha256_ = smiles_sha
-        self.reference_ = self._build_reference(X, valid)
+        self.reference_ = self._build_reference(X, valid, scored)
         self.training_source_ = None
         return self
 
-    def _build_reference(self, X: Any, valid: np.ndarray) -> "ReferenceSet | None":
-        """The reference set of the valid training molecules (their calibration ones marked);
-        None for GraphArrays input or ``reference_size=0``."""
+    def _build_reference(self, X: Any, valid: np.ndarray, scored: list[str | None] | None
+                         ) -> "ReferenceSet | None":
+        """The reference set of the valid training molecules as trained on (their calibration
+        ones marked): ``scored`` holds the standardised SMILES fit featurized, else the
+        molecules are taken as given. None for GraphArrays input or ``reference_size=0``."""
         if isinstance(X, GraphArrays) or not self.reference_size:
             return None
+        from rdkit import Chem
+
+        from molood.chem.parse import parse
         from molood.chem.reference import ReferenceSet
 
-        std, _ = self.featurizer_settings()  # the molecules as trained on (standardised)
-        mols = scored_molecules([x for x, ok in zip(as_list(X), valid) if ok], std, None)
+        if scored is not None:
+            mols = [Chem.MolFromSmiles(s) for s, ok in zip(scored, valid) if ok]
+        else:
+            mols = [parse(x)[0] if isinstance(x, str) else x
+                    for x, ok in zip(as_list(X), valid) if ok]
         return ReferenceSet.build(mols, calibration=self.cal_index_ if self.n_val_ else None,
                                   max_size=int(self.reference_size), seed=int(self.seed) + 2,
                                   positions=np.flatnonzero(valid))
