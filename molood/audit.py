@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from molood.chem.limits import DEFAULT_MAX_ATOMS
-from molood.detectors.calibration import check_fpr
+from molood.detectors.calibration import check_fpr, ood_flags
 from molood.screening.columns import IS_OOD_COLUMN, PVALUE_COLUMN, SCORE_COLUMN, STATUS_COLUMN
 
 __all__ = ["AUDIT_COLUMNS", "AuditSummary", "audit_inputs", "audit_smiles", "audit_frame",
@@ -193,7 +193,7 @@ def audit_inputs(inputs: Sequence[Any], kind: str = "smiles", *, folds: int = 5,
     status = ["ok" if e is None else e for e in errors]
     for i in np.flatnonzero(np.isnan(score) & (fold_col >= 0)):  # never "ok" without a score
         status[i], fold_col[i] = "score_error: non-finite score", -1
-    flags = pd.array(pval <= fpr, dtype="boolean")
+    flags = pd.array(ood_flags(pval, fpr), dtype="boolean")
     flags[np.isnan(pval)] = pd.NA
     with quiet_rdkit():
         mols = [parse(inputs[i], kind)[0] for i in valid]
@@ -244,7 +244,6 @@ def audit_file(input: str | os.PathLike, output: str | os.PathLike, *,
     from molood.io.formats import detect_format
     from molood.io.readers import read_batches
     from molood.io.writers import open_writer
-
     from molood.screening.engine import check_arguments
 
     t0 = time.perf_counter()

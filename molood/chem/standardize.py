@@ -115,10 +115,6 @@ class Standardizer:
         on = [words[k] for k in STEPS if getattr(self, k)]
         return f"{self.spec}: {', '.join(on) or 'no chemical changes'}; canonical atom order"
 
-    def __call__(self, mol: Chem.Mol, text: str | None = None) -> Standardized:
-        """:func:`standardize_mol` with this configuration."""
-        return standardize_mol(mol, self, text)
-
 
 PRESETS: dict[str, Standardizer] = {
     "default": Standardizer(),

@@ -42,6 +42,7 @@ from typing import Sequence
 import numpy as np
 
 from molood.graphs.arrays import GraphArrays
+from molood.graphs.features import one_hot
 
 __all__ = ["read_tu", "read_tu_pair", "tu_label_vocab", "tu_num_attributes"]
 
@@ -211,9 +212,7 @@ def _label_blocks(root: str | Path, name: str, n: int,
         bad = (pos >= len(voc)) | (voc[np.minimum(pos, len(voc) - 1)] != labels[:, j])
         if bad.any():
             raise ValueError(f"{name}: node label {labels[bad, j][0]} not in label_vocab")
-        onehot = np.zeros((n, len(voc)), dtype=np.float32)
-        onehot[np.arange(n), pos] = 1.0
-        blocks.append(onehot)
+        blocks.append(one_hot(pos, len(voc)))
     return blocks
 
 
