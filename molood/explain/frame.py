@@ -74,13 +74,13 @@ def explain_frame(df: pd.DataFrame, smiles_col: str | None = None,
                   reference: Any = None, fpr: float | None = None) -> ExplanationFrame:
     """Explain every row of ``df`` (its SMILES column; ``model`` as the accessor's)."""
     from molood.explain.core import explain
-    from molood.io.formats import find_smiles_column
     from molood.screening.models import get_model, model_path
+    from molood.screening.scoring import input_column, missing_to_none
 
-    col = find_smiles_column(list(df.columns), smiles_col, source="DataFrame")
+    col = input_column(df, smiles_col)  # as df.molood.screen: SMILES or RDKit-Mol columns
     det = get_model(model)
     path = model_path(model) if model is None or isinstance(model, (str, os.PathLike)) else None
-    values = [None if (isinstance(v, float) and np.isnan(v)) else v for v in df[col].tolist()]
+    values = missing_to_none(df[col].tolist())
     labels = None if isinstance(df.index, pd.RangeIndex) else [str(i) for i in df.index]
     expl = explain(det, values, k=k, reference=reference, fpr=fpr, model_path=path,
                    labels=labels)

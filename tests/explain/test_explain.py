@@ -118,3 +118,17 @@ def test_accessor_explain(tiny_model_path):
     assert isinstance(ex.head(1), ExplanationFrame)
     plain = ex.drop(columns="molood_explanation")
     assert "<svg" not in plain._repr_html_()
+
+
+def test_frame_explain_finds_columns_and_missing_values_as_screen_does(tiny_model):
+    """df.molood.explain() reads the frame as df.molood.screen() does: an RDKit-Mol column
+    (e.g. ROMol from PandasTools.LoadSDF) and pd.NA cells work."""
+    import pandas as pd
+    from rdkit import Chem
+
+    mols = pd.DataFrame({"ROMol": [Chem.MolFromSmiles("CCO"), None]})
+    out = mols.molood.explain(model=tiny_model)
+    assert out["molood_status"].tolist()[0] == "ok" and out["molood_status"].tolist()[1] != "ok"
+    na = pd.DataFrame({"smiles": ["CCO", pd.NA]}).molood.explain(model=tiny_model)
+    assert na["molood_score"].tolist()[0] == out["molood_score"].tolist()[0]
+    assert pd.isna(na["molood_score"].tolist()[1])
