@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import click
 
-from molood.cli.main import INPUT_FILE, errors, quiet_option, setup_logging, smiles_col_option
+from molood.cli.main import (
+    INPUT_FILE,
+    errors,
+    quiet_option,
+    report,
+    setup_logging,
+    smiles_col_option,
+)
 
 __all__ = ["audit"]
 
@@ -58,5 +65,4 @@ def audit(collection: str, output: str, folds: int, epochs: int, fpr: float, see
     setup_logging(quiet)
     summary = audit_file(collection, output, smiles_col=smiles_col, folds=folds, epochs=epochs,
                          fpr=fpr, seed=seed)
-    if not quiet:
-        click.echo(f"molood: {summary}", err=True)
+    report(str(summary), quiet=quiet)

@@ -131,8 +131,8 @@ def info(model: str | None, as_json: bool) -> None:
       molood info
       molood info my.molood --json | jq .calibration
     """
-    from molood.persist import default_model_path, read_manifest
     from molood._fs import file_sha256
+    from molood.persist import default_model_path, read_manifest
 
     path = model if model is not None else str(default_model_path())
     if not os.path.isfile(path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from molood.cli.main import INPUT_FILE, errors, quiet_option, setup_logging
+from molood.cli.main import report as summary_line
 
 __all__ = ["report", "run_report"]
 
@@ -25,10 +26,9 @@ def run_report(screened: str, output: str, *, model: str | None, top: int,
                           highlights=highlights, smiles_col=smiles_col, id_col=id_col,
                           name_col=name_col, fpr=fpr)
     if result.model is None:
-        click.echo("molood: report: no model found (pass --model): no calibration "
-                   "histogram, highlights or neighbours", err=True)
-    if not quiet:
-        click.echo(f"molood: {result}", err=True)
+        summary_line("report: no model found (pass --model): no calibration histogram, "
+                     "highlights or neighbours")
+    summary_line(str(result), quiet=quiet)
 
 
 @click.command()

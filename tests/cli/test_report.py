@@ -32,3 +32,14 @@ def test_report_options_and_errors(molood, tmp_path, library_csv, tiny_model_pat
     assert not (tmp_path / "c.html").exists()
     r = molood("report", screened, "-o", tmp_path / "d.html", "--id-col", "nope")
     assert r.exit_code == 1 and "no column 'nope'" in r.output
+
+
+def test_report_summary_reaches_the_log_file(molood, tmp_path, library_csv, tiny_model_path):
+    screened = tmp_path / "s.parquet"
+    assert molood("screen", library_csv, "-o", screened, "--model", tiny_model_path,
+                  "-q").exit_code == 0
+    log = tmp_path / "run.log"
+    r = molood("--log-file", log, "report", screened, "-o", tmp_path / "r.html", "--top", "2",
+               "--no-highlights", "-q")
+    assert r.exit_code == 0, r.output
+    assert "report of 58 rows" not in r.stderr and "report of 58 rows" in log.read_text()
