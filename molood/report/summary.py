@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from molood.screening.columns import IS_OOD_COLUMN, PVALUE_COLUMN, SCORE_COLUMN, STATUS_COLUMN
+from molood.screening.summary import status_class
 
 __all__ = ["ScoreHistogram", "TopRow", "StatusGroup", "ScreenedSummary", "summarize",
            "FIRST_ROWS"]
@@ -173,8 +174,8 @@ class _Accumulator:
             texts = b.column(names.index(STATUS_COLUMN)).take(pa.array(bad)).to_pylist()
             for r, text in zip(bad.tolist(), texts):
                 text = text or "not scored"
-                g = s.invalid.setdefault(text.split(":", 1)[0].strip(), StatusGroup(
-                    text.split(":", 1)[0].strip(), example=text))
+                key = status_class(text)
+                g = s.invalid.setdefault(key, StatusGroup(key, example=text))
                 g.count += 1
                 if len(g.rows) < FIRST_ROWS:
                     g.rows.append(first_row + r)
