@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal
 
 import numpy as np
 from rdkit import Chem, rdBase
 
 __all__ = [
+    "canonical_smiles",
     "InputKind",
     "INPUT_KINDS",
     "quiet_rdkit",
@@ -180,3 +181,14 @@ def parse(value: object, kind: InputKind = "smiles") -> tuple[Chem.Mol | None, s
     (the one place that dispatches on the kind of a single value). Never raises for the value.
     """
     return parse_molblock(value) if check_kind(kind) == "molblock" else parse_smiles(value)
+
+
+def canonical_smiles(items: Iterable[Any]) -> list[str | None]:
+    """RDKit canonical isomeric SMILES of each item (a SMILES string or an RDKit Mol); None where
+    RDKit cannot parse it or it is neither. RDKit's log output is blocked."""
+    out: list[str | None] = []
+    with quiet_rdkit():
+        for it in items:
+            mol = Chem.MolFromSmiles(it) if isinstance(it, str) else it
+            out.append(Chem.MolToSmiles(mol) if isinstance(mol, Chem.Mol) else None)
+    return out

@@ -124,13 +124,8 @@ def graph_arrays_sha256(ga: GraphArrays) -> str:
 def smiles_sha256(items: Iterable[Any]) -> str:
     """SHA-256 of the sorted RDKit-canonical SMILES (newline-joined) of molecules (SMILES or
     Mols): the same for any order of the same training set."""
-    from rdkit import Chem
+    from molood.chem.parse import canonical_smiles
 
-    from molood.chem.parse import quiet_rdkit
-
-    can = []
-    with quiet_rdkit():  # rows the featurizer already parsed; RDKit may still warn (e.g. H)
-        for it in items:
-            mol = Chem.MolFromSmiles(it) if isinstance(it, str) else it
-            can.append(Chem.MolToSmiles(mol) if mol is not None else str(it))
+    items = list(items)
+    can = [c if c is not None else str(it) for it, c in zip(items, canonical_smiles(items))]
     return hashlib.sha256("\n".join(sorted(can)).encode()).hexdigest()

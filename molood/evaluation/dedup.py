@@ -29,17 +29,12 @@ __all__ = ["canonical_smiles", "dedup_ood", "dedup_id_test", "graph_hashes"]
 
 
 def canonical_smiles(smiles: Iterable[str]) -> list[str | None]:
-    """RDKit canonical isomeric SMILES of each input; ``None`` where RDKit cannot parse it."""
-    from rdkit import Chem
+    """RDKit canonical isomeric SMILES of each input, None where RDKit cannot parse it
+    (:func:`molood.chem.parse.canonical_smiles`, imported on call so that importing this
+    module needs no RDKit)."""
+    from molood.chem.parse import canonical_smiles as canonical
 
-    from molood.chem.parse import quiet_rdkit
-
-    out: list[str | None] = []
-    with quiet_rdkit():
-        for s in smiles:
-            mol = Chem.MolFromSmiles(s) if isinstance(s, str) else None
-            out.append(Chem.MolToSmiles(mol) if mol is not None else None)
-    return out
+    return canonical(smiles)
 
 
 def _key(canon: str | None, raw: str) -> str:
