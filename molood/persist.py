@@ -47,6 +47,7 @@ __all__ = [
     "load_model",
     "load_scoring_model",
     "read_manifest",
+    "read_model_file",
     "save_model",
     "check_versions",
     "bundled_model_file",
@@ -185,9 +186,15 @@ def _check_tensor_layout(header: dict[str, Any], data_len: int, path: Path) -> N
                                f"file has {data_len}.")
 
 
+def read_model_file(path: str | os.PathLike) -> tuple[bytes, dict[str, Any]]:
+    """The bytes and the validated manifest of a model file, read once: callers that also hash
+    it or decode its tensors (``safetensors.numpy.load``) use these bytes. No torch."""
+    return _read_checked(Path(path))
+
+
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON manifest of a model file (validated; tensors are not decoded)."""
-    return _read_checked(Path(path))[1]
+    return read_model_file(path)[1]
 
 
 def _installed_version(lib: str) -> str:

@@ -131,15 +131,16 @@ def info(model: str | None, as_json: bool) -> None:
       molood info
       molood info my.molood --json | jq .calibration
     """
-    from molood._fs import file_sha256
-    from molood.persist import default_model_path, read_manifest
+    import hashlib
+
+    from molood.persist import default_model_path, read_model_file
 
     path = model if model is not None else str(default_model_path())
     if not os.path.isfile(path):
         raise click.ClickException(f"model file not found: {path}" + (
             "" if model is not None else " (build the bundled model with `make model`)"))
-    manifest = read_manifest(path)
-    sha, size = file_sha256(path), os.path.getsize(path)
+    raw, manifest = read_model_file(path)
+    sha, size = hashlib.sha256(raw).hexdigest(), len(raw)
     if as_json:
         click.echo(json.dumps({"path": path, "sha256": sha, "size_bytes": size, **manifest},
                               indent=2))

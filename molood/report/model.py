@@ -47,21 +47,22 @@ class ModelSummary:
 
 
 def _read_file(path: Path, reference: Any) -> ModelSummary:
-    from safetensors import safe_open
+    import hashlib
 
-    from molood._fs import file_sha256
+    from safetensors.numpy import load as st_load
+
     from molood.explain.reference import resolve_reference
-    from molood.persist import read_manifest
+    from molood.persist import read_model_file
 
-    manifest = read_manifest(path)  # validates the file
-    with safe_open(str(path), framework="numpy") as fh:
-        keys = list(fh.keys())
-        cal = np.sort(np.asarray(fh.get_tensor("calibration.scores"), dtype=np.float64))
-        ref_tensors = {k: fh.get_tensor(k) for k in keys if k.startswith(PREFIX)}
+    raw, manifest = read_model_file(path)  # validated; hashed and decoded from these bytes
+    tensors = st_load(raw)
+    cal = np.sort(np.asarray(tensors["calibration.scores"], dtype=np.float64))
+    ref_tensors = {k: v for k, v in tensors.items() if k.startswith(PREFIX)}
     ref = resolve_reference(None, reference, path) if reference is not None else (
         ReferenceSet.from_tensors(ref_tensors, manifest.get("reference"))
         or resolve_reference(None, None, path))
-    return ModelSummary(str(path), str(path), file_sha256(path), manifest, cal, ref)
+    return ModelSummary(str(path), str(path), hashlib.sha256(raw).hexdigest(), manifest, cal,
+                        ref)
 
 
 def summarize_detector(det: "BaseDetector", reference: Any = None) -> ModelSummary:

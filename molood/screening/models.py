@@ -9,6 +9,7 @@ only workers (or an in-process scorer) load the detector itself.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -127,11 +128,11 @@ def model_info(model: "str | os.PathLike | SEGODetector | None", tmpdir: str,
     from molood.exceptions import MoloodModelError
 
     path = model_path(model)  # type: ignore[arg-type]
-    manifest = persist.read_manifest(path)  # validates the file without importing torch
+    raw, manifest = persist.read_model_file(path)  # validated, without importing torch
     if check_versions:
         persist.check_versions(manifest, path)
     try:
-        tensors = st_load(path.read_bytes())
+        tensors = st_load(raw)
         cal = np.sort(np.asarray(tensors["calibration.scores"], dtype=np.float64))
         largest = bool(manifest["featurizer"]["largest_fragment"])
         fpr = float(manifest["calibration"]["fpr"])
@@ -139,4 +140,4 @@ def model_info(model: "str | os.PathLike | SEGODetector | None", tmpdir: str,
         raise MoloodModelError(f"{path} is corrupt or incomplete ({type(exc).__name__}: "
                                f"{exc}).") from exc
     resolved = str(path.resolve())
-    return ModelInfo(resolved, resolved, file_sha256(path), cal, largest, fpr)
+    return ModelInfo(resolved, resolved, hashlib.sha256(raw).hexdigest(), cal, largest, fpr)
