@@ -74,7 +74,6 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from molood._parallel import SCORER_PRELOAD, ordered_map, resolve_n_jobs, start_forkserver
 from molood.chem.limits import DEFAULT_MAX_ATOMS, check_max_atoms
@@ -89,7 +88,7 @@ from molood.screening.plan import InputPlan, pandas_metadata, plan_input
 from molood.screening.progress import Progress
 from molood.screening.scoring import DEFAULT_BATCH_SIZE, ScoredRows
 from molood.screening.structures import score_job_with_smiles
-from molood.screening.summary import ScreenSummary, plural, status_class
+from molood.screening.summary import ScreenSummary, count_statuses, plural
 from molood.screening.workdir import prepare_work_dir, read_part, work_dir_for, write_part
 from molood.screening.worker import init_scorer, score_job
 
@@ -279,7 +278,7 @@ def _write_output(run: _Run, wd: Path, chunk: int, done: int, n_workers: int,
     def write(table: pa.Table) -> None:
         out.write(table)
         bar.update(out.rows, out.flagged, out.rows - out.scored)
-        _count_status(table, counts)
+        count_statuses(table.column(STATUS_COLUMN), counts)
 
     try:
         with _sigterm_as_interrupt():
@@ -301,13 +300,6 @@ def _write_output(run: _Run, wd: Path, chunk: int, done: int, n_workers: int,
     finally:
         bar.close()
     return out, resumed, counts
-
-
-def _count_status(table: pa.Table, counts: dict[str, int]) -> None:
-    """Add a part's rows per status class to ``counts``."""
-    for item in pc.value_counts(table.column(STATUS_COLUMN)).to_pylist():
-        key = status_class(item["values"])
-        counts[key] = counts.get(key, 0) + item["counts"]
 
 
 def _keep_for_resume(wd: Path, finished: int, chunk: int) -> None:

@@ -11,12 +11,13 @@ import os
 import re
 from typing import Sequence
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from molood._fs import write_text_atomic
 from molood.screening.columns import IS_OOD_COLUMN, STATUS_COLUMN
-from molood.screening.summary import status_class
 from molood.screening.shard import DEFAULT_BATCH_ROWS, iter_rows
+from molood.screening.summary import count_statuses
 
 __all__ = ["summarize", "read_benchmark", "write_summary"]
 
@@ -86,14 +87,9 @@ def summarize(screened: Sequence[str | os.PathLike],
         for b in iter_rows(p, batch_rows=batch_rows, columns=cols or None):
             rows += b.num_rows
             if STATUS_COLUMN in cols:
-                st = b.column(cols.index(STATUS_COLUMN))
-                for v in st.to_pylist():
-                    key = status_class(v)
-                    status_counts[key] = status_counts.get(key, 0) + 1
-                    scored += v == "ok"
+                scored += count_statuses(b.column(cols.index(STATUS_COLUMN)), status_counts)
             if IS_OOD_COLUMN in cols:
-                fl = b.column(cols.index(IS_OOD_COLUMN))
-                flagged += sum(1 for v in fl.to_pylist() if v is True)
+                flagged += int(pc.sum(b.column(cols.index(IS_OOD_COLUMN))).as_py() or 0)
         sec = seconds[i] if seconds is not None else None
         entry = {"shard": i, "path": p, "rows": rows, "scored": scored,
                  "invalid": rows - scored, "flagged": flagged,

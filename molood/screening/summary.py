@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["ScreenSummary", "plural", "status_class"]
+__all__ = ["ScreenSummary", "plural", "status_class", "count_statuses"]
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -27,6 +27,19 @@ def status_class(status: object) -> str:
         return "<null>"
     s = str(status)
     return s.split(":", 1)[0].strip() or s
+
+
+def count_statuses(statuses: Any, counts: dict[str, int]) -> int:
+    """Add the rows of an Arrow string column ``statuses`` to ``counts`` by
+    :func:`status_class`; returns how many are exactly ``"ok"`` (scored)."""
+    import pyarrow.compute as pc
+
+    ok = 0
+    for item in pc.value_counts(statuses).to_pylist():
+        key = status_class(item["values"])
+        counts[key] = counts.get(key, 0) + item["counts"]
+        ok += item["counts"] if item["values"] == "ok" else 0
+    return ok
 
 
 @dataclass(frozen=True, slots=True)
