@@ -81,10 +81,11 @@ from molood.detectors.registry import register
 from molood.detectors.sego.backend import torch_threads
 from molood.detectors.sego.batching import Prepared, gather, prepare
 from molood.detectors.sego.inference import InferenceNet
-from molood.detectors.sego.losses import bank_infonce, global_infonce, local_infonce_eval
+from molood.detectors.sego.losses import bank_infonce, local_infonce_eval
 from molood.detectors.sego.nets import SEGONet
 from molood.detectors.sego.state import restore_sego, sego_state
 from molood.detectors.sego.training import make_optimizer, train_epochs
+from molood.detectors.sego.transductive import in_batch_scores
 from molood.graphs.arrays import GraphArrays
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -506,32 +507,10 @@ class SEGODetector(BaseDetector):
 
     def score_in_batches(self, X: Any, batch_size: int = 128,
                          random_state: int = 0) -> np.ndarray:
-        """The published code's *transductive* evaluation scores — for paper reproduction only.
-
-        The inputs are shuffled (``random_state``) and cut into batches of ``batch_size``; each
-        molecule's global term is the in-batch InfoNCE against the *other inputs of its batch*
-        (spec §5), so a score depends on its batch neighbours, the batch size and the order —
-        everything :meth:`score_samples` is built not to. Local term and z-scoring as in
-        :meth:`score_samples`. ``benchmarks/ood_pairs.py`` uses it to measure how much of the
-        paper's numbers comes from scoring ID and OOD test molecules together.
-        """
-        self._check_is_fitted()
-        ga, valid, _ = self._graphs(X)
-        out = np.full(valid.shape[0], np.nan, dtype=np.float64)
-        if ga is None:
-            return out
-        n = len(ga)
-        l_g, l_n = np.zeros(n), np.zeros(n)
-        perm = np.random.RandomState(random_state).permutation(n)
-        with torch_threads(self.num_threads), torch.inference_mode():
-            data = prepare(ga, with_leaf=False)
-            for s in range(0, n, max(1, int(batch_size))):
-                idx = np.sort(perm[s:s + batch_size])
-                num_nodes, emb = self._forward_eval(data, idx)
-                l_g[idx] = global_infonce(emb["g_f"].double(), emb["g_s"].double()).numpy()
-                l_n[idx] = local_infonce_eval(emb["n_f"], emb["n_s"], num_nodes).numpy()
-        out[valid] = self._combine(l_g, l_n, data.num_nodes)
-        return out
+        """The published code's *transductive* scores, for paper reproduction only
+        (:func:`~molood.detectors.sego.transductive.in_batch_scores`): each molecule is scored
+        against the other inputs of its shuffled batch, so its score depends on them."""
+        return in_batch_scores(self, X, batch_size=batch_size, random_state=random_state)
 
     def score_terms(self, X: Any) -> list["ScoreTerms"]:
         """Scores split into the global term, the local term and the local term's per-atom
