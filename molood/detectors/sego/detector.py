@@ -51,7 +51,8 @@ Both modes differ from the published code where screening needs it:
 This module is longer than the house's ~400 lines because it holds one concept that reads
 better whole: the estimator (parameters, fit, the scoring internals the bank and calibration
 share, the scoring API). The training loop, networks, losses, batching, model-file state
-(:mod:`.state`) and explanation terms (:mod:`.attribution`) live beside it.
+(:mod:`.state`), explanation terms (:mod:`.attribution`) and the paper's transductive score
+(:mod:`.transductive`) live beside it.
 """
 
 from __future__ import annotations
