@@ -269,8 +269,9 @@ def _prepared(mol: Chem.Mol, text: str | None, largest_fragment: bool, max_atoms
 
 def smiles_to_arrays(smiles: Sequence[object], largest_fragment: bool = False,
                      max_atoms: int | None = None, standardizer: Standardizer | None = None,
-                     smiles_out: list[str | None] | None = None
-                     ) -> tuple[GraphArrays, list[str | None]]:
+                     smiles_out: list[str | None] | None = None,
+                     mols_out: list[Chem.Mol | None] | None = None, featurize: bool = True
+                     ) -> tuple[GraphArrays | None, list[str | None]]:
     """Parse and featurize SMILES (or take RDKit Mols as they are); never raises for any input
     value.
 
@@ -285,11 +286,13 @@ def smiles_to_arrays(smiles: Sequence[object], largest_fragment: bool = False,
 
     ``smiles_out``: a list that is extended with one entry per input: the SMILES of the
     molecule featurized (canonical; standardised with a ``standardizer``), None where not.
+    ``mols_out``: likewise, the RDKit molecule featurized. ``featurize=False`` only parses
+    and standardises (for ``mols_out``/``smiles_out``) and returns None for the arrays.
 
     Returns
     -------
-    arrays : GraphArrays
-        The valid molecules only, in input order.
+    arrays : GraphArrays or None
+        The valid molecules only, in input order (None with ``featurize=False``).
     errors : list of (str or None), one per input
         None for a valid molecule, else the reason: ``"empty"`` (None/NaN/blank/no atoms),
         ``"invalid_smiles: <RDKit message>"``, ``"standardize_error: ..."`` or
@@ -297,8 +300,11 @@ def smiles_to_arrays(smiles: Sequence[object], largest_fragment: bool = False,
     """
     acc = _Accumulator(largest_fragment and standardizer is None)
     add = acc.add
+    if not featurize:
+        add = _no_featurization
     errors: list[str | None] = [None] * len(smiles)
     written: list[str | None] = [None] * len(smiles)
+    prepared: list[Chem.Mol | None] = [None] * len(smiles)
     want = smiles_out is not None
     fragments = standardizer.largest_fragment if standardizer else largest_fragment
     from_smiles = Chem.MolFromSmiles
@@ -337,22 +343,31 @@ def smiles_to_arrays(smiles: Sequence[object], largest_fragment: bool = False,
                 continue
             if standardizer is not None:  # featurized from its canonical SMILES
                 chiral, plain = "@" in written[i], _is_plain_smiles(written[i])
+            prepared[i] = mol
             add(mol, chiral, plain)
     if want:
         smiles_out.extend(written)
-    return acc.finish(), errors
+    if mols_out is not None:
+        mols_out.extend(prepared)
+    return (acc.finish() if featurize else None), errors
+
+
+def _no_featurization(mol: Chem.Mol, chiral: bool = True, plain: bool = False) -> None:
+    """What :func:`smiles_to_arrays` calls instead of featurizing with ``featurize=False``."""
 
 
 def molblocks_to_arrays(blocks: Sequence[str | None], largest_fragment: bool = False,
                         max_atoms: int | None = None, standardizer: Standardizer | None = None,
-                        smiles_out: list[str | None] | None = None
-                        ) -> tuple[GraphArrays, list[str | None]]:
+                        smiles_out: list[str | None] | None = None,
+                        mols_out: list[Chem.Mol | None] | None = None, featurize: bool = True
+                        ) -> tuple[GraphArrays | None, list[str | None]]:
     """Like :func:`smiles_to_arrays` for MDL mol blocks (SDF records); reasons are ``"empty"``,
     ``"sdf_parse_error: <RDKit message>"``, ``"standardize_error: ..."`` or
     ``"too_large: ..."`` (``max_atoms``)."""
     acc = _Accumulator(largest_fragment and standardizer is None)
     errors: list[str | None] = [None] * len(blocks)
     written: list[str | None] = [None] * len(blocks)
+    prepared: list[Chem.Mol | None] = [None] * len(blocks)
     with quiet_rdkit():
         for i, b in enumerate(blocks):
             mol, errors[i] = parse_molblock(b)
@@ -360,22 +375,29 @@ def molblocks_to_arrays(blocks: Sequence[str | None], largest_fragment: bool = F
                 mol, written[i], errors[i] = _prepared(mol, None, largest_fragment, max_atoms,
                                                        standardizer, smiles_out is not None)
             if mol is not None:
-                acc.add(mol)
+                prepared[i] = mol
+                if featurize:
+                    acc.add(mol)
     if smiles_out is not None:
         smiles_out.extend(written)
-    return acc.finish(), errors
+    if mols_out is not None:
+        mols_out.extend(prepared)
+    return (acc.finish() if featurize else None), errors
 
 
 def inputs_to_arrays(inputs: Sequence[object], kind: InputKind = "smiles",
                      largest_fragment: bool = False, max_atoms: int | None = None,
                      standardizer: Standardizer | None = None,
-                     smiles_out: list[str | None] | None = None
-                     ) -> tuple[GraphArrays, list[str | None]]:
+                     smiles_out: list[str | None] | None = None,
+                     mols_out: list[Chem.Mol | None] | None = None, featurize: bool = True
+                     ) -> tuple[GraphArrays | None, list[str | None]]:
     """Parse and featurize raw inputs of one kind: SMILES strings (or RDKit Mols,
     :func:`smiles_to_arrays`) or mol blocks (:func:`molblocks_to_arrays`). The one place that
     dispatches on the kind of a batch (library readers, screening, the accessor); never raises
     for an input value. Molecules above ``max_atoms`` get the reason ``too_large: ...`` (None:
-    no cap); ``standardizer`` and ``smiles_out`` as in :func:`smiles_to_arrays`."""
+    no cap); ``standardizer``, ``smiles_out``, ``mols_out`` and ``featurize`` as in
+    :func:`smiles_to_arrays`."""
     fn = molblocks_to_arrays if check_kind(kind) == "molblock" else smiles_to_arrays
     return fn(inputs, largest_fragment=largest_fragment, max_atoms=max_atoms,
-              standardizer=standardizer, smiles_out=smiles_out)
+              standardizer=standardizer, smiles_out=smiles_out, mols_out=mols_out,
+              featurize=featurize)

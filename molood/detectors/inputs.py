@@ -37,7 +37,8 @@ def as_list(X: Any) -> list[Any]:
 
 def to_graph_arrays(X: Any, largest_fragment: bool = False, max_atoms: int | None = None,
                     standardizer: Standardizer | None = None,
-                    smiles_out: list[str | None] | None = None
+                    smiles_out: list[str | None] | None = None,
+                    mols_out: list[Any] | None = None, featurize: bool = True
                     ) -> tuple[GraphArrays | None, np.ndarray, list[str | None]]:
     """(GraphArrays of the valid inputs in input order, bool mask [n] of valid inputs, error
     reason per input). Never raises for an unparseable molecule; a non-molecule item (not a
@@ -47,11 +48,14 @@ def to_graph_arrays(X: Any, largest_fragment: bool = False, max_atoms: int | Non
     atoms (max_atoms=M)"``; so are graphs of a GraphArrays input with more nodes (they are then
     left out of the returned set). ``smiles_out`` is extended with one entry per input: the
     SMILES of the molecule featurized (:func:`~molood.chem.features.smiles_to_arrays`), None
-    where none."""
+    where none; ``mols_out`` likewise with the RDKit molecule featurized. ``featurize=False``
+    parses and standardises only (the arrays returned are None)."""
     errors: list[str | None]
     if isinstance(X, GraphArrays):
         if smiles_out is not None:
             smiles_out.extend([None] * len(X))
+        if mols_out is not None:
+            mols_out.extend([None] * len(X))
         errors = [None] * len(X)
         if max_atoms is not None and (X.num_nodes > max_atoms).any():
             from molood.chem.limits import too_large
@@ -76,16 +80,18 @@ def to_graph_arrays(X: Any, largest_fragment: bool = False, max_atoms: int | Non
             raise TypeError(f"row {i}: expected a SMILES string or RDKit Mol, got "
                             f"{type(it).__name__}")
     written: list[str | None] | None = [] if smiles_out is not None else None
+    mols: list[Any] | None = [] if mols_out is not None else None
     ga, errs = smiles_to_arrays([items[i] for i in rows], largest_fragment=largest_fragment,
                                 max_atoms=max_atoms, standardizer=standardizer,
-                                smiles_out=written)
+                                smiles_out=written, mols_out=mols, featurize=featurize)
     for i, e in zip(rows, errs):
         errors[i] = e
-    if smiles_out is not None:
-        per_input: list[str | None] = [None] * len(items)
-        for i, s in zip(rows, written or []):
-            per_input[i] = s
-        smiles_out.extend(per_input)
+    for out, got in ((smiles_out, written), (mols_out, mols)):
+        if out is not None:
+            per_input: list[Any] = [None] * len(items)
+            for i, s in zip(rows, got or []):
+                per_input[i] = s
+            out.extend(per_input)
     valid = np.array([e is None for e in errors], dtype=bool)
     return (ga if valid.any() else None), valid, errors
 

@@ -1,0 +1,140 @@
+"""Atom types a training set contains, and the hard rule built on them: a molecule with an
+element, or an element in a charge, radical or valence state, that no training molecule has is
+out of distribution, whatever any statistic says ("element U not in training set").
+
+An atom's type is ``(atomic number, formal charge, radical electrons, total valence)``.
+:class:`AtomTypeSet` keeps, for each of the four checks, the codes seen and in how many
+training molecules, so that leave-one-out checks (calibration) see what a molecule would look
+like had it not been in training. RDKit + numpy; no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["atom_types", "AtomTypeSet"]
+
+_CHECKS = ("element", "charge", "radical", "valence")
+
+
+def atom_types(mol: Any) -> np.ndarray:
+    """int64 [n_atoms, 4]: atomic number, formal charge, radical electrons, total valence."""
+    from rdkit import Chem
+
+    atoms = list(map(mol.GetAtomWithIdx, range(mol.GetNumAtoms())))  # faster than GetAtoms()
+    out = np.empty((len(atoms), 4), dtype=np.int64)
+    for j, get in enumerate((Chem.Atom.GetAtomicNum, Chem.Atom.GetFormalCharge,
+                             Chem.Atom.GetNumRadicalElectrons, Chem.Atom.GetTotalValence)):
+        out[:, j] = list(map(get, atoms))
+    return out
+
+
+def _codes(types: np.ndarray) -> np.ndarray:
+    """int64 [n_atoms, 4]: one code per check (element; element+charge; element+radicals;
+    element+valence)."""
+    z, chg, rad, val = types[:, 0], types[:, 1], types[:, 2], types[:, 3]
+    return np.stack([z, z * 1000 + (chg + 500), z * 1000 + rad, z * 1000 + val], axis=1)
+
+
+def _symbol(z: int) -> str:
+    from rdkit import Chem
+
+    return Chem.GetPeriodicTable().GetElementSymbol(int(z)) if z > 0 else "*"
+
+
+def _describe(check: str, t: np.ndarray) -> str:
+    sym = _symbol(int(t[0]))
+    if check == "element":
+        return f"element {sym} not in training set"
+    if check == "charge":
+        return f"charge {int(t[1]):+d} on {sym} not in training set"
+    if check == "radical":
+        return f"radical {sym} not in training set"
+    return f"valence {int(t[3])} on {sym} not in training set"
+
+
+@dataclass(eq=False)
+class AtomTypeSet:
+    """The atom types of a set of molecules (see the module docstring).
+
+    Attributes
+    ----------
+    codes : list of 4 ndarray int64, sorted
+        Per check, the codes seen.
+    counts : list of 4 ndarray int64
+        Per check, in how many molecules each code occurs (only kept after :meth:`build`;
+        model files store ``codes`` only, and leave-one-out needs counts).
+    """
+
+    codes: list[np.ndarray]
+    counts: list[np.ndarray] | None = None
+
+    @classmethod
+    def build(cls, types: Sequence[np.ndarray]) -> "AtomTypeSet":
+        """The set of ``types`` (one :func:`atom_types` array per molecule)."""
+        codes, counts = [], []
+        per_mol = [np.unique(_codes(t), axis=0) if len(t) else np.zeros((0, 4), np.int64)
+                   for t in types]
+        for j in range(4):
+            allc = (np.concatenate([np.unique(c[:, j]) for c in per_mol]) if per_mol
+                    else np.zeros(0, np.int64))
+            u, n = np.unique(allc, return_counts=True)
+            codes.append(u.astype(np.int64))
+            counts.append(n.astype(np.int64))
+        return cls(codes, counts)
+
+    def _found(self, codes: np.ndarray, leave_one_out: bool) -> np.ndarray:
+        """bool [n_atoms, 4]: whether each atom passes each check."""
+        found = np.zeros(codes.shape, dtype=bool)
+        for j in range(4):
+            seen = self.codes[j]
+            if seen.size == 0:
+                continue
+            pos = np.minimum(np.searchsorted(seen, codes[:, j]), seen.size - 1)
+            found[:, j] = seen[pos] == codes[:, j]
+            if leave_one_out:
+                if self.counts is None:
+                    raise ValueError("leave-one-out needs the counts of AtomTypeSet.build")
+                found[:, j] &= self.counts[j][pos] > 1
+        return found
+
+    def violations_many(self, types: Sequence[np.ndarray], leave_one_out: bool = False
+                        ) -> list[list[str]]:
+        """:meth:`violations` of many molecules at once (one vectorised pass over all their
+        atoms; only molecules with an unseen type are looked at one by one)."""
+        sizes = np.array([len(t) for t in types], dtype=np.int64)
+        out: list[list[str]] = [[] for _ in types]
+        if sizes.sum() == 0:
+            return out
+        found = self._found(_codes(np.concatenate([t for t in types if len(t)])),
+                            leave_one_out)
+        mol_of = np.repeat(np.arange(len(types)), sizes)
+        bad = np.unique(mol_of[~found.all(axis=1)])
+        for i in bad.tolist():
+            out[i] = self.violations(types[i], leave_one_out)
+        return out
+
+    def violations(self, types: np.ndarray, leave_one_out: bool = False) -> list[str]:
+        """Reasons, one per distinct unseen type, most basic check first (an unseen element is
+        not also reported as an unseen charge of it). ``leave_one_out``: the molecule is one of
+        the set's own, and types only it has count as unseen."""
+        if len(types) == 0:
+            return []
+        codes = _codes(types)
+        all_found = self._found(codes, leave_one_out)
+        out: list[str] = []
+        bad_atoms = np.zeros(len(types), dtype=bool)
+        for j, check in enumerate(_CHECKS):
+            found = all_found[:, j]
+            new = ~found & ~bad_atoms
+            done: set[int] = set()
+            for i in np.flatnonzero(new).tolist():
+                if int(codes[i, j]) in done:
+                    continue
+                done.add(int(codes[i, j]))
+                out.append(_describe(check, types[i]))
+            bad_atoms |= ~found
+        return out
