@@ -1,4 +1,4 @@
-"""molood: molecular out-of-distribution screening with SEGO.
+"""molood: molecular out-of-distribution screening (SEGO and the hybrid detector).
 
 Scores are "higher = more OOD" everywhere. ``import molood`` is light: torch and dgl are
 imported only when a model is built, trained or loaded (lazy attribute table below).
@@ -22,6 +22,7 @@ from molood.exceptions import (  # a module without imports
 )
 
 _LAZY: dict[str, str] = {
+    "HybridDetector": "molood.detectors.hybrid.detector",
     "SEGODetector": "molood.detectors.sego.detector",
     "BaseDetector": "molood.detectors.base",
     "available_detectors": "molood.detectors.registry",
@@ -40,6 +41,7 @@ __all__ = ["__version__", "MoloodError", "MoloodInputError", "MoloodModelError",
 
 if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
     from molood.detectors.base import BaseDetector  # noqa: F401
+    from molood.detectors.hybrid.detector import HybridDetector  # noqa: F401
     from molood.detectors.registry import available_detectors  # noqa: F401
     from molood.detectors.sego.detector import SEGODetector  # noqa: F401
     from molood.detectors.sego.dgl import (  # noqa: F401

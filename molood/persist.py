@@ -44,6 +44,7 @@ __all__ = [
     "MoloodModelError",
     "MoloodVersionWarning",
     "default_model_path",
+    "sego_model_path",
     "load_model",
     "load_scoring_model",
     "read_manifest",
@@ -61,8 +62,15 @@ _MAX_HEADER = 100 * 1024 * 1024
 
 
 def default_model_path() -> Path:
-    """Path of the bundled default model, ``molood/models/default.molood``."""
+    """Path of the bundled default model, ``molood/models/default.molood`` (the hybrid
+    detector trained on FreeSolv)."""
     return Path(__file__).resolve().parent / "models" / "default.molood"
+
+
+def sego_model_path() -> Path:
+    """Path of the bundled SEGO-only model, ``molood/models/sego.molood`` (SEGO trained on
+    FreeSolv, 400 epochs: the detector of the paper, with atom-level explanations)."""
+    return Path(__file__).resolve().parent / "models" / "sego.molood"
 
 
 def _versions() -> dict[str, str]:
@@ -105,6 +113,7 @@ def save_model(det: "BaseDetector", path: str | os.PathLike) -> Path:
         "detector": det.registry_name,
         "versions": _versions(),
         "params": {k: _jsonable(v) for k, v in det.model_params().items()},
+        "evidence_columns": list(det.evidence_columns),
         **fields,
     }
     meta = {"molood": json.dumps(manifest, allow_nan=False, default=_jsonable)}

@@ -17,7 +17,11 @@ CASES = {
     "every subpackage __init__": (
         ["molood", "molood.chem", "molood.graphs", "molood.detectors", "molood.detectors.sego",
          "molood.io", "molood.screening", "molood.cli", "molood.evaluation"], TORCH),
-    "chem (RDKit + numpy)": (["molood.chem.parse", "molood.chem.features"], TORCH),
+    "chem (RDKit + numpy)": (["molood.chem.parse", "molood.chem.features",
+                              "molood.chem.neighbors", "molood.chem.profiles",
+                              "molood.chem.atomtypes", "molood.chem.descriptors"], TORCH),
+    "hybrid detector without SEGO": (["molood.detectors.hybrid.detector",
+                                      "molood.detectors.hybrid.state"], TORCH),
     "io": (["molood.io.formats", "molood.io.readers", "molood.io.writers"], TORCH + ("rdkit",)),
     "detector contract and registry": (
         ["molood.detectors.base", "molood.detectors.calibration", "molood.detectors.registry",

@@ -27,6 +27,7 @@ from molood.persist import (  # noqa: E402
     load_model,
     load_scoring_model,
     read_manifest,
+    sego_model_path,
 )
 
 ID = ["CCO", "CCCO", "CCN", "CCCN", "CCOC", "CC(C)O", "CCCCO", "CC(C)N", "COC", "CCCC", "CC(C)C",
@@ -213,7 +214,10 @@ def test_default_model_path():
         with pytest.raises(FileNotFoundError, match="molood train"):
             load_model()
     else:
-        assert isinstance(load_model(), SEGODetector)
+        from molood.detectors.hybrid.detector import HybridDetector
+
+        assert isinstance(load_model(), HybridDetector)
+        assert isinstance(load_model(sego_model_path()), SEGODetector)
 
 
 # ------------------------------------------------------------------ formats and the registry

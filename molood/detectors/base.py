@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import warnings
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -31,6 +32,7 @@ from molood.detectors.calibration import (
     check_fpr,
     conformal_pvalues,
     conformal_threshold,
+    fpr_resolution_message,
     ood_flags,
 )
 from molood.exceptions import NotFittedError
@@ -62,6 +64,10 @@ class BaseDetector:
 
     registry_name: ClassVar[str] = ""
     """The name model files store for this class (set by ``@register``)."""
+
+    evidence_columns: ClassVar[tuple[str, ...]] = ()
+    """Per-row evidence a detector returns beside its scores (:meth:`score_prepared`); screens
+    write them as ``molood_<name>`` columns. Empty: scores only."""
 
     _RUNTIME_PARAMS: ClassVar[tuple[str, ...]] = ("verbose",)
     """Parameters that say how a fit runs (progress bars, worker processes), not what it learns:
@@ -178,6 +184,21 @@ class BaseDetector:
         below ``1 / (n_cal + 1)``, the smallest rate the calibration set resolves."""
         self._check_is_fitted()
         return conformal_threshold(self.cal_scores_, self._resolve_fpr(fpr))
+
+    @property
+    def fpr_floor(self) -> float:
+        """The smallest fpr the calibration set resolves, ``1 / (n_cal + 1)``: below it nothing
+        is flagged."""
+        self._check_is_fitted()
+        return 1.0 / (self.n_cal_ + 1)
+
+    def warn_fpr_resolution(self, fpr: float | None, where: str) -> bool:
+        """Warn loudly (UserWarning) when ``fpr`` (None: ``fpr_``) is below
+        :attr:`fpr_floor`, where nothing can be flagged; returns whether it is."""
+        msg = fpr_resolution_message(self.n_cal_, self._resolve_fpr(fpr))
+        if msg is not None:
+            warnings.warn(f"{where}: {msg}", UserWarning, stacklevel=3)
+        return msg is not None
 
     def decision_function(self, X: Any, fpr: float | None = None, **kwargs: Any) -> np.ndarray:
         """``score − threshold(fpr)``: positive = flagged OOD (NaN when not scorable)."""

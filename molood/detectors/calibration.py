@@ -23,6 +23,7 @@ __all__ = [
     "conformal_pvalues",
     "conformal_threshold",
     "ood_flags",
+    "fpr_resolution_message",
 ]
 
 SIGMA_EPS = 1e-6
@@ -77,3 +78,15 @@ def ood_flags(pvalues: np.ndarray, fpr: float) -> np.ndarray:
     fpr = check_fpr(fpr)
     with np.errstate(invalid="ignore"):
         return np.asarray(np.asarray(pvalues, dtype=np.float64) <= fpr + 1e-12, dtype=bool)
+
+
+def fpr_resolution_message(n_cal: int, fpr: float) -> str | None:
+    """Why nothing can be flagged at ``fpr`` with ``n_cal`` calibration scores (``fpr`` below
+    ``1/(n_cal + 1)``), or None when it can. Loud on purpose: a silent empty screen is worse."""
+    floor = 1.0 / (int(n_cal) + 1)
+    if fpr >= floor - 1e-15:
+        return None
+    return (f"fpr={fpr:g} is below the smallest rate this model's {n_cal} calibration "
+            f"molecules resolve (1/{n_cal + 1} = {floor:.4g}): NOTHING CAN BE FLAGGED. Use "
+            f"fpr >= {floor:.4g}, or a model calibrated on more ID molecules (the hybrid "
+            "detector without 'sego' calibrates on all of them).")

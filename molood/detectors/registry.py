@@ -21,7 +21,8 @@ __all__ = ["register", "get_detector_class", "available_detectors"]
 
 T = TypeVar("T", bound=type)
 
-_BUILTIN: dict[str, str] = {"sego": "molood.detectors.sego.detector"}
+_BUILTIN: dict[str, str] = {"sego": "molood.detectors.sego.detector",
+                            "hybrid": "molood.detectors.hybrid.detector"}
 """Registry name → module that registers it (imported on first lookup)."""
 
 _ALIASES: dict[str, str] = {"SEGODetector": "sego"}

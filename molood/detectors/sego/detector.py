@@ -85,7 +85,7 @@ from molood.detectors.sego.inference import InferenceNet
 from molood.detectors.sego.losses import bank_infonce, local_infonce_eval
 from molood.detectors.sego.nets import SEGONet
 from molood.detectors.sego.state import restore_sego, sego_state
-from molood.detectors.sego.training import make_optimizer, train_epochs
+from molood.detectors.sego.training import budget_epochs, make_optimizer, train_epochs
 from molood.detectors.sego.transductive import in_batch_scores
 from molood.graphs.arrays import GraphArrays
 
@@ -109,6 +109,11 @@ class SEGODetector(BaseDetector):
     Parameters
     ----------
     epochs : int, default=400
+    max_steps : int or None, default=None
+        Cap on optimiser steps: the fit runs ``min(epochs, max_steps // steps_per_epoch)``
+        epochs (at least one; :func:`~molood.detectors.sego.training.budget_epochs`), so that
+        large sets train in bounded time. None: always ``epochs``. The epochs run are
+        ``epochs_``.
     batch_size : int, default=128
         Training batch size (in-batch negatives = batch_size − 1).
     lr : float, default=1e-4
@@ -193,7 +198,8 @@ class SEGODetector(BaseDetector):
 
     _RUNTIME_PARAMS = ("verbose", "n_jobs", "tree_cache", "max_atoms")
 
-    def __init__(self, *, epochs: int = 400, batch_size: int = 128, lr: float = 1e-4,
+    def __init__(self, *, epochs: int = 400, max_steps: int | None = None,
+                 batch_size: int = 128, lr: float = 1e-4,
                  tree_lr: float = 1e-3, alpha: float = 0.5, tree_height: int = 5,
                  hidden_dim: int = 32, num_layers: int = 5,
                  mode: Literal["default", "faithful"] = "default", val_fraction: float = 0.1,
@@ -204,6 +210,7 @@ class SEGODetector(BaseDetector):
                  verbose: bool = True, max_atoms: int | None = DEFAULT_MAX_ATOMS,
                  reference_size: int = DEFAULT_REFERENCE_SIZE) -> None:
         self.epochs = epochs
+        self.max_steps = max_steps
         self.batch_size = batch_size
         self.lr = lr
         self.tree_lr = tree_lr
@@ -236,6 +243,8 @@ class SEGODetector(BaseDetector):
         for name in ("epochs", "batch_size", "tree_height", "hidden_dim", "num_layers"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_steps is not None and int(self.max_steps) < 1:
+            raise ValueError(f"max_steps must be >= 1 or None, got {self.max_steps}")
         if int(self.bank_size) < 1:
             raise ValueError(f"bank_size must be >= 1, got {self.bank_size}")
         check_fpr(self.fpr)
@@ -334,8 +343,10 @@ class SEGODetector(BaseDetector):
         opt = make_optimizer(net, self.lr, self.tree_lr, faithful)
         tree_of = np.full(len(ga), -1, dtype=np.int64)  # fit-set index -> position in `trees`
         tree_of[train_idx] = np.arange(len(train_idx))
+        self.epochs_ = budget_epochs(len(train_idx), int(self.batch_size), int(self.epochs),
+                                     self.max_steps)
         history, last = train_epochs(net, opt, data, trees, tree_of, train_idx,
-                                     epochs=int(self.epochs), batch_size=int(self.batch_size),
+                                     epochs=self.epochs_, batch_size=int(self.batch_size),
                                      alpha=float(self.alpha), faithful=faithful,
                                      seed=int(self.seed), verbose=bool(self.verbose))
         train_time = time.perf_counter() - t0
@@ -355,7 +366,7 @@ class SEGODetector(BaseDetector):
         self.train_time_s_ = train_time
         self.tree_time_s_ = t_trees
         logger.info("SEGO fit: %d train / %d held-out molecules, %d epochs in %.1f s "
-                    "(trees %.1f s)", len(train_idx), len(val_idx), self.epochs, train_time,
+                    "(trees %.1f s)", len(train_idx), len(val_idx), self.epochs_, train_time,
                     t_trees)
 
     def _build_bank(self, data: Prepared, train_idx: np.ndarray) -> None:
@@ -475,6 +486,17 @@ class SEGODetector(BaseDetector):
             comps = self._components(data, np.arange(len(sub)), max(1, int(batch_size)))
         out[ok] = self._combine(*comps)
         return out
+
+    def embed_graphs(self, ga: GraphArrays, batch_size: int = 512) -> np.ndarray:
+        """Graph embeddings: the projected basic and topological views side by side, float64
+        [B, 2·L·D] (320 by default), from the scoring path, so independent of batching."""
+        self._check_is_fitted()
+        if len(ga) == 0:
+            return np.zeros((0, 2 * int(self.hidden_dim) * int(self.num_layers)))
+        with torch_threads(self.num_threads), torch.inference_mode():
+            emb = self._embed(prepare(ga, with_leaf=False), np.arange(len(ga)),
+                              max(1, int(batch_size)))
+        return torch.cat([emb["g_f"], emb["g_s"]], dim=1).numpy()
 
     def score_components(self, X: Any, batch_size: int = 512) -> dict[str, np.ndarray]:
         """Raw per-molecule ``global`` and ``local`` losses and the final ``score`` (NaN rows for

@@ -113,4 +113,5 @@ def restore_sego(det: "SEGODetector", manifest: dict[str, Any], tensors: dict[st
                                                                tt.get("train"),
                                                                tt.get("trees"))
     det.history_ = list(manifest.get("history") or [])
+    det.epochs_ = len(det.history_) or int(det.epochs)
     det.manifest_ = manifest

@@ -38,6 +38,19 @@ def make_optimizer(net: SEGONet, lr: float, tree_lr: float, faithful: bool) -> t
     return torch.optim.Adam(groups, foreach=True)
 
 
+def budget_epochs(n_train: int, batch_size: int, epochs: int, max_steps: int | None) -> int:
+    """Epochs a fit runs: ``epochs``, cut so that at most ``max_steps`` optimiser steps are taken
+    (at least one epoch; None: no cap). One epoch is ``len(minibatches(n_train, batch_size))``
+    steps."""
+    from molood.detectors.sego.batching import minibatches
+
+    epochs = int(epochs)
+    if max_steps is None:
+        return epochs
+    per_epoch = max(1, len(minibatches(np.arange(int(n_train)), int(batch_size))))
+    return max(1, min(epochs, int(max_steps) // per_epoch))
+
+
 def train_epochs(net: SEGONet, opt: torch.optim.Optimizer, data: Prepared, trees: Sequence[Any],
                  tree_of: np.ndarray, train_idx: np.ndarray, *, epochs: int, batch_size: int,
                  alpha: float, faithful: bool, seed: int, verbose: bool

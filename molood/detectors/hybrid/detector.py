@@ -1,0 +1,437 @@
+"""HybridDetector: SEGO beside nearest neighbours, descriptors and hard rules, fused into one
+calibrated score that says why a molecule is flagged.
+
+Score direction, once and for all: **higher score = more out-of-distribution**.
+
+What it computes (:mod:`.components`, :mod:`.fusion`):
+
+1. Each component's raw score of a molecule against the in-distribution (ID) training set.
+2. Each raw score as a conformal p-value against that component's ID null distribution:
+   leave-one-out scores of up to ``calibration_size`` ID molecules (each compared with all the
+   others), or, for ``sego``, the scores of the ID molecules SEGO held out of training.
+3. The fused score ``T = Σ −log p_c`` (Fisher's rule, one rule for every data set), plus
+   :data:`~molood.detectors.hybrid.fusion.RULE_SCORE` when the molecule has an atom type
+   (element, or element in a charge, radical or valence state) no ID molecule has.
+4. ``T``'s own split-conformal calibration (``pvalue``, ``threshold``, ``predict`` of
+   :class:`~molood.detectors.base.BaseDetector`) on ID molecules that no component trained on:
+   all the leave-one-out molecules when ``sego`` is not a component (so small fpr values are
+   resolvable: FreeSolv's 642 molecules resolve fpr down to 1/643), else SEGO's held-out ones.
+
+Evidence (:meth:`HybridDetector.score_evidence`, the screen's extra columns): the nearest ID
+molecule (SMILES, name when the training file had one, Tanimoto) and, for flagged molecules,
+a short reason: the rule broken, else the components whose p-values are smallest.
+
+Components, fusion rule and ``k`` were chosen on the development pairs only
+(``benchmarks/ood_pairs.py --dev``; README, "Hybrid detector"). Scores depend only on the
+molecule and the model: neighbour searches are exact and per query, the SEGO part is
+SEGO's batch-independent score.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Literal, Sequence
+
+import numpy as np
+
+from molood.chem.atomtypes import AtomTypeSet
+from molood.chem.limits import DEFAULT_MAX_ATOMS
+from molood.chem.neighbors import FingerprintIndex
+from molood.chem.profiles import Profiles, profiles
+from molood.chem.standardize import DEFAULT_STANDARDIZE, Standardizer
+from molood.chem.standardize import featurizer_settings as _featurizer_settings
+from molood.detectors.base import BaseDetector
+from molood.detectors.calibration import check_fpr, ood_flags
+from molood.detectors.hybrid.components import (
+    GRAPH_COMPONENTS,
+    DescriptorStats,
+    EmbeddingIndex,
+    EnvironmentCounts,
+    check_components,
+    molecule_evidence,
+)
+from molood.detectors.hybrid.fusion import RULE_SCORE, fuse
+from molood.detectors.hybrid.reasons import reason_components, reason_text
+from molood.detectors.inputs import (
+    as_list,
+    check_training_rows,
+    graph_arrays_sha256,
+    smiles_sha256,
+    to_graph_arrays,
+)
+from molood.detectors.registry import register
+from molood.graphs.arrays import GraphArrays
+
+if TYPE_CHECKING:  # pragma: no cover
+    from molood.chem.reference import ReferenceSet
+    from molood.detectors.sego.detector import SEGODetector
+
+__all__ = ["HybridDetector", "DEFAULT_COMPONENTS", "EVIDENCE_COLUMNS"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_COMPONENTS = ("knn", "descriptors")
+"""Components fused for molecules unless told otherwise (chosen on the development pairs)."""
+
+DEFAULT_GRAPH_COMPONENTS = ("embedding",)
+"""Components for graphs without molecules (TU data sets)."""
+
+EVIDENCE_COLUMNS = ("nearest_smiles", "nearest_id", "nearest_similarity", "reason")
+"""Evidence :meth:`HybridDetector.score_evidence` returns per row (screens prefix them with
+``molood_``)."""
+
+
+@register("hybrid")
+class HybridDetector(BaseDetector):
+    """Hybrid OOD detector: SEGO and/or molecular evidence, fused and calibrated (module
+    docstring). **Higher score = more OOD.**
+
+    Parameters
+    ----------
+    components : "auto" or sequence of str, default="auto"
+        What to fuse, from ``knn``, ``descriptors``, ``environments``, ``embedding``,
+        ``sego`` (:mod:`molood.detectors.hybrid.components`). "auto": ``("knn",
+        "descriptors")`` for molecules, ``("embedding",)`` for graphs without molecules (TU
+        data sets).
+    k : int, default=5
+        Fingerprint neighbours averaged by ``knn``.
+    k_embedding : int, default=1
+        Graph neighbours averaged by ``embedding``.
+    calibration_size : int, default=10000
+        Most ID molecules scored leave-one-out for the null distributions (a sample drawn with
+        ``RandomState(seed + 3)`` above it).
+    neighbors_size : int or None, default=200000
+        Most ID molecules kept for neighbour searches and evidence (a seeded sample above it);
+        None keeps all. Search time grows with it (README, "Speed").
+    epochs, max_steps : int, default=400, 2000
+        SEGO's training budget (``sego``/``embedding`` only): at most ``epochs`` epochs and
+        ``max_steps`` optimiser steps (:func:`~molood.detectors.sego.training.budget_epochs`).
+    sego_params : dict or None
+        Further :class:`~molood.detectors.sego.SEGODetector` parameters (``alpha``, ``lr``,
+        ...); ``seed``, ``epochs``, ``max_steps``, ``n_jobs`` and ``num_threads`` come from this
+        detector.
+    fpr : float, default=0.05
+        Default ID false-positive rate of :meth:`predict` / :meth:`threshold` / screens.
+    seed : int, default=0
+    standardize : str, dict or None, default="default"
+        As :class:`~molood.detectors.sego.SEGODetector`'s: every molecule is standardised
+        before anything is computed, at fit and at scoring.
+    on_invalid : {"raise", "skip"}, default="raise"
+    n_jobs : int, default=1
+        Processes for coding trees (SEGO).
+    num_threads : int or None, default=1
+        torch threads of the SEGO part.
+    verbose : bool, default=True
+    max_atoms : int or None, default=1000
+        Scoring refuses larger molecules (status ``too_large``); not stored in model files.
+
+    Attributes
+    ----------
+    components_ : tuple of str
+    nulls_ : dict of str to ndarray
+        Sorted ID null scores per component.
+    sego_ : SEGODetector or None
+    reference_ : ReferenceSet or None
+        The ID molecules neighbours are searched in (SMILES, names, fingerprints).
+    descriptors_ : DescriptorStats or None
+    atom_types_ : AtomTypeSet or None
+    environments_ : EnvironmentCounts or None
+    """
+
+    _RUNTIME_PARAMS = ("verbose", "n_jobs", "max_atoms", "num_threads")
+    evidence_columns = EVIDENCE_COLUMNS
+
+    def __init__(self, *, components: Any = "auto", k: int = 5, k_embedding: int = 1,
+                 calibration_size: int = 10_000, neighbors_size: int | None = 200_000,
+                 epochs: int = 400, max_steps: int | None = 2000,
+                 sego_params: dict[str, Any] | None = None, fpr: float = 0.05, seed: int = 0,
+                 standardize: Any = DEFAULT_STANDARDIZE,
+                 on_invalid: Literal["raise", "skip"] = "raise", n_jobs: int = 1,
+                 num_threads: int | None = 1, verbose: bool = True,
+                 max_atoms: int | None = DEFAULT_MAX_ATOMS) -> None:
+        self.components = components
+        self.k = k
+        self.k_embedding = k_embedding
+        self.calibration_size = calibration_size
+        self.neighbors_size = neighbors_size
+        self.epochs = epochs
+        self.max_steps = max_steps
+        self.sego_params = sego_params
+        self.fpr = fpr
+        self.seed = seed
+        self.standardize = standardize
+        self.on_invalid = on_invalid
+        self.n_jobs = n_jobs
+        self.num_threads = num_threads
+        self.verbose = verbose
+        self.max_atoms = max_atoms
+
+    # ------------------------------------------------------------------ settings
+    def featurizer_settings(self) -> tuple[Standardizer | None, bool]:
+        """(standardizer, featurizer's largest_fragment) of ``standardize`` (as SEGO's)."""
+        return _featurizer_settings(self.standardize, None)
+
+    def _validate_params(self, graphs_only: bool = False) -> tuple[str, ...]:
+        if self.on_invalid not in ("raise", "skip"):
+            raise ValueError(f"on_invalid must be 'raise' or 'skip', got {self.on_invalid!r}")
+        for name in ("k", "k_embedding", "calibration_size", "epochs"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.neighbors_size is not None and int(self.neighbors_size) < 1:
+            raise ValueError(f"neighbors_size must be >= 1 or None, got {self.neighbors_size}")
+        check_fpr(self.fpr)
+        self.featurizer_settings()
+        comps = self.components
+        if isinstance(comps, str):
+            if comps != "auto":
+                comps = [c.strip() for c in comps.split(",") if c.strip()]
+            else:
+                comps = DEFAULT_GRAPH_COMPONENTS if graphs_only else DEFAULT_COMPONENTS
+        return check_components(comps, graphs_only)
+
+    @property
+    def needs_graphs(self) -> bool:
+        """Whether scoring needs the molecular graphs (a SEGO part), not only the molecules."""
+        return any(c in GRAPH_COMPONENTS for c in self.components_)
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, y: Any = None) -> "HybridDetector":
+        """Learn the ID set from ``X`` (SMILES, RDKit Mols, or a GraphArrays of graphs without
+        molecules); ``y`` is ignored. Returns ``self``."""
+        graphs_only = isinstance(X, GraphArrays)
+        comps = self._validate_params(graphs_only)
+        self.components_ = comps
+        std, largest = self.featurizer_settings()
+        smiles: list[str | None] = []
+        mols: list[Any] = []
+        ga, valid, errors = to_graph_arrays(X, largest, standardizer=std, smiles_out=smiles,
+                                            mols_out=mols, featurize=graphs_only
+                                            or self.needs_graphs)
+        check_training_rows(errors, self.on_invalid)
+        n = int(valid.sum())
+        if n < 3:
+            raise ValueError(f"need at least 3 valid training molecules, got {n}")
+        mols = [] if graphs_only else [m for m, ok in zip(mols, valid) if ok]
+        self.train_sha256_ = graph_arrays_sha256(ga) if ga is not None else None
+        self.train_smiles_sha256_ = (None if graphs_only else
+                                     smiles_sha256([x for x, ok in zip(as_list(X), valid)
+                                                    if ok]))
+        self.n_fit_ = n
+        self.sego_ = self._fit_sego(ga) if self.needs_graphs else None
+        cal_pos = (self.sego_.cal_index_ if self.sego_ is not None
+                   else self._sample(n, int(self.calibration_size), 3))
+        null_pos = np.union1d(cal_pos, self._sample(n, int(self.calibration_size), 3))
+        self.reference_ = self.descriptors_ = self.atom_types_ = self.environments_ = None
+        self.embedding_ = None
+        prof = (None if graphs_only
+                else self._fit_molecules(mols, np.flatnonzero(valid), cal_pos))
+        if "embedding" in comps:
+            self.embedding_ = EmbeddingIndex(self.sego_.embed_graphs(ga))  # type: ignore
+        raw = self._loo_scores(mols, prof, ga, null_pos)
+        self.nulls_ = {c: np.sort(raw[c]) for c in comps if c != "sego"}
+        if "sego" in comps:
+            self.nulls_["sego"] = np.asarray(self.sego_.cal_scores_, dtype=np.float64)
+            raw["sego"] = np.full(len(null_pos), np.nan)
+            raw["sego"][np.searchsorted(null_pos, cal_pos)] = self.sego_.score_graphs(
+                ga.take(cal_pos), max_atoms=None)  # type: ignore[union-attr]
+        at = np.searchsorted(null_pos, cal_pos)
+        fused, _ = fuse({c: raw[c][at] for c in comps}, self.nulls_,
+                        None if graphs_only else raw["_rule"][at])
+        self.cal_index_ = np.asarray(cal_pos, dtype=np.int64)
+        self._set_calibration(fused)
+        self.training_source_ = None
+        if self.verbose:
+            logger.info("hybrid fit: %d molecules, components %s, %d calibration molecules",
+                        n, ",".join(comps), self.n_cal_)
+        return self
+
+    def _sample(self, n: int, size: int, offset: int) -> np.ndarray:
+        """Sorted positions: all of range(n), or ``size`` of them drawn with
+        ``RandomState(seed + offset)``."""
+        if n <= size:
+            return np.arange(n)
+        return np.sort(np.random.RandomState(int(self.seed) + offset).choice(
+            n, size=size, replace=False))
+
+    def _fit_sego(self, ga: GraphArrays) -> "SEGODetector":
+        from molood.detectors.sego.detector import SEGODetector
+
+        params = dict(self.sego_params or {})
+        params.update(seed=int(self.seed), epochs=int(self.epochs), max_steps=self.max_steps,
+                      n_jobs=self.n_jobs, num_threads=self.num_threads, verbose=self.verbose,
+                      reference_size=0, standardize=self.standardize,
+                      max_atoms=self.max_atoms)
+        return SEGODetector(**params).fit(ga)
+
+
+    def _fit_molecules(self, mols: list[Any], positions: np.ndarray,
+                       cal_pos: np.ndarray) -> "Profiles":
+        """The molecular side: reference/neighbour set (``cal_pos`` marked as calibration
+        molecules), descriptor statistics, atom types, environments; returns the molecules'
+        profiles."""
+        from molood.chem.reference import ReferenceSet
+
+        n = len(mols)
+        prof = profiles(mols)
+        cap = n if self.neighbors_size is None else int(self.neighbors_size)
+        self.reference_ = ReferenceSet.build(mols, calibration=cal_pos, max_size=cap,
+                                             seed=int(self.seed) + 2, positions=positions)
+        kept = np.searchsorted(positions, self.reference_.source_index)
+        self._ref_row = np.full(n, -1, dtype=np.int64)  # fit position -> reference row
+        self._ref_row[kept] = np.arange(kept.size)
+        self.index_ = FingerprintIndex.from_packed(self.reference_.fingerprints)
+        self.descriptors_ = DescriptorStats.fit(prof.desc)
+        self.atom_types_ = AtomTypeSet.build(prof.types)
+        self.environments_ = (EnvironmentCounts.build(mols)
+                              if "environments" in self.components_ else None)
+        return prof
+
+    def _loo_scores(self, mols: list[Any], prof: "Profiles | None", ga: GraphArrays | None,
+                    pos: np.ndarray) -> dict[str, np.ndarray]:
+        """Leave-one-out raw scores of fit positions ``pos`` (and ``_rule``: atom-type rule)."""
+        out: dict[str, np.ndarray] = {}
+        if prof is not None:
+            sub = prof.take(pos)
+            ev = molecule_evidence(sub, [mols[i] for i in pos.tolist()], self.components_,
+                                   self.index_, int(self.k), self.descriptors_,
+                                   self.environments_, self.atom_types_,
+                                   exclude=self._ref_row[pos])
+            out.update(ev.scores)
+            out["_rule"] = np.array([bool(v) for v in ev.violations])
+        if "embedding" in self.components_:
+            emb = self.sego_.embed_graphs(ga.take(pos))  # type: ignore[union-attr]
+            out["embedding"] = self.embedding_.score(emb, int(self.k_embedding), exclude=pos)
+        return out
+
+    # ------------------------------------------------------------------ scoring
+    def _prepare(self, X: Any) -> tuple[GraphArrays | None, list[Any] | None,
+                                         list[str | None], list[str | None]]:
+        """(graphs when needed, standardised molecule per input (None for a graph model), their
+        SMILES, error per input)."""
+        std, largest = self.featurizer_settings()
+        smiles: list[str | None] = []
+        mols: list[Any] = []
+        ga, valid, errors = to_graph_arrays(X, largest, self.max_atoms, std, smiles_out=smiles,
+                                            mols_out=mols, featurize=self.needs_graphs)
+        if isinstance(X, GraphArrays) or not hasattr(self, "index_"):
+            if not isinstance(X, GraphArrays):
+                raise TypeError("this hybrid model was fitted on graphs without molecules; "
+                                "score a GraphArrays")
+            return ga, None, smiles, errors
+        return ga, mols, smiles, errors
+
+    def score_prepared(self, ga: GraphArrays | None, mols: Sequence[Any] | None,
+                       fpr: float | None = None) -> tuple[np.ndarray, dict[str, list]]:
+        """Scores and evidence of already prepared inputs (what screening calls).
+
+        Molecule models: ``mols`` has one entry per input (the standardised RDKit molecule,
+        None where invalid) and ``ga`` holds the graphs of the valid ones (None when
+        :attr:`needs_graphs` is False). Graph models (fitted on graphs without molecules):
+        ``mols`` is None and every graph of ``ga`` is an input. Reasons are given for rows
+        flagged at ``fpr`` (default ``fpr_``). Returns (float64 scores [n], evidence lists [n]
+        named as :data:`EVIDENCE_COLUMNS`).
+        """
+        self._check_is_fitted()
+        fpr = self._resolve_fpr(fpr)
+        if mols is None:
+            valid = np.ones(0 if ga is None else len(ga), dtype=bool)
+        else:
+            valid = np.fromiter((m is not None for m in mols), dtype=bool, count=len(mols))
+        n = valid.size
+        scores = np.full(n, np.nan)
+        ev: dict[str, list] = {c: [None] * n for c in EVIDENCE_COLUMNS}
+        if not valid.any():
+            return scores, ev
+        rows = np.flatnonzero(valid).tolist()
+        raw: dict[str, np.ndarray] = {}
+        rule = me = prof = None
+        ok_mols: list[Any] = []
+        if mols is not None:
+            ok_mols = [mols[i] for i in rows]
+            prof = profiles(ok_mols)
+            me = molecule_evidence(prof, ok_mols, self.components_, self.index_, int(self.k),
+                                   self.descriptors_, self.environments_, self.atom_types_)
+            raw.update(me.scores)
+            rule = np.array([bool(v) for v in me.violations])
+        if "sego" in self.components_:
+            raw["sego"] = self.sego_.score_graphs(ga, max_atoms=None)  # type: ignore
+        if "embedding" in self.components_:
+            raw["embedding"] = self.embedding_.score(
+                self.sego_.embed_graphs(ga), int(self.k_embedding))  # type: ignore[union-attr]
+        fused, pvals = fuse({c: raw[c] for c in self.components_}, self.nulls_, rule)
+        scores[rows] = fused
+        flagged = ood_flags(self.pvalues_from_scores(fused), fpr)
+        ref = self.reference_
+        for j, r in enumerate(rows):
+            if me is not None and ref is not None and me.nearest[j] >= 0:
+                nb = int(me.nearest[j])
+                ev["nearest_smiles"][r] = ref.smiles[nb]
+                ev["nearest_id"][r] = (ref.names[nb] or None) if ref.names else None
+                ev["nearest_similarity"][r] = float(me.nearest_similarity[j])
+            if flagged[j]:
+                viol = me.violations[j] if me is not None else []
+                pv = {c: float(p[j]) for c, p in pvals.items()}
+                named = [] if viol else reason_components(pv)
+                details = (self._details(named, ok_mols[j], prof.desc[j],
+                                         me.nearest_similarity[j]) if me is not None
+                           else self._details(named))
+                ev["reason"][r] = reason_text(viol, pv, details)
+        return scores, ev
+
+    def _details(self, named: Sequence[str], mol: Any = None,
+                 desc_row: np.ndarray | None = None,
+                 nearest_sim: float | None = None) -> dict[str, str]:
+        """The phrases of components ``named`` for a reason (only flagged molecules get one)."""
+        out: dict[str, str] = {}
+        for c in named:
+            if c == "sego":
+                out[c] = "unusual graph structure (SEGO)"
+            elif c == "embedding":
+                out[c] = "unusual graph structure (nearest training graphs in SEGO's embedding)"
+            elif c == "knn":
+                out[c] = f"nearest training molecule Tanimoto {nearest_sim:.2f}"
+            elif c == "descriptors":
+                out[c] = self.descriptors_.reason(desc_row)  # type: ignore[union-attr,arg-type]
+            elif c == "environments":
+                u, t = self.environments_.unseen(mol)  # type: ignore[union-attr]
+                out[c] = f"{u} of {t} atom environments unseen"
+        return out
+
+    def score_evidence(self, X: Any, fpr: float | None = None) -> dict[str, Any]:
+        """Scores with their evidence: ``score`` (float64 [n]), ``status`` (list of str) and
+        the lists of :data:`EVIDENCE_COLUMNS` (reasons only for rows flagged at ``fpr``)."""
+        self._check_is_fitted()
+        ga, mols, _, errors = self._prepare(X)
+        status = ["ok" if e is None else e for e in errors]
+        if mols is not None:
+            scores, ev = self.score_prepared(ga, mols, fpr)
+            return {"score": scores, "status": status, **ev}
+        n = len(errors)  # graphs without molecules: ga holds the valid ones
+        ok = np.flatnonzero([e is None for e in errors]).tolist()
+        scores = np.full(n, np.nan)
+        ev = {c: [None] * n for c in EVIDENCE_COLUMNS}
+        if ga is not None:
+            s_ok, ev_ok = self.score_prepared(ga, None, fpr)
+            scores[ok] = s_ok
+            for c in EVIDENCE_COLUMNS:
+                for i, v in zip(ok, ev_ok[c]):
+                    ev[c][i] = v
+        return {"score": scores, "status": status, **ev}
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """OOD score per input (float64; **higher = more OOD**; NaN when not scorable). Does
+        not depend on the other inputs, their order or how they are batched."""
+        return np.asarray(self.score_evidence(X)["score"], dtype=np.float64)
+
+    # ------------------------------------------------------------------ model files
+    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        from molood.detectors.hybrid.state import hybrid_state
+
+        return hybrid_state(self)
+
+    def _set_state(self, manifest: dict[str, Any], tensors: dict[str, np.ndarray],
+                   scoring_only: bool) -> None:
+        from molood.detectors.hybrid.state import restore_hybrid
+
+        restore_hybrid(self, manifest, tensors, scoring_only)
+
