@@ -24,9 +24,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	DGLBACKEND=pytorch $(BIN)/python -m pytest -q
 
-## Rebuild the bundled default model from data/freesolv.csv (documented, reproducible).
+## Rebuild the bundled models from data/freesolv.csv (documented, reproducible): the default
+## (hybrid detector) and SEGO alone.
 model: $(STAMP)
 	$(BIN)/molood train data/freesolv.csv -o molood/models/default.molood --seed 0
+	$(BIN)/molood train data/freesolv.csv -o molood/models/sego.molood --detector sego --seed 0
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache out

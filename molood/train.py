@@ -1,8 +1,7 @@
 """Training from a library file: what ``molood train`` runs.
 
 :func:`train_file` reads a library with the streaming readers of :mod:`molood.io`, fits a
-:class:`~molood.detectors.sego.detector.SEGODetector` on its molecules and saves the model
-file. Importing this module does not import torch; fitting does.
+detector (the hybrid detector by default, or SEGO) on its molecules and saves the model file. Importing this module does not import torch; fitting does.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from molood.io.formats import detect_format
 from molood.io.readers import read_batches
 
 if TYPE_CHECKING:  # pragma: no cover
-    from molood.detectors.sego.detector import SEGODetector
+    from molood.detectors.base import BaseDetector
 
 __all__ = ["train_file"]
 
@@ -23,11 +22,13 @@ _READ_ROWS = 50_000
 
 
 def train_file(input: str | os.PathLike, output: str | os.PathLike, *,
-               smiles_col: str | None = None, **params: Any) -> "SEGODetector":
-    """Fit a :class:`~molood.detectors.sego.detector.SEGODetector` on a library file and save it.
+               smiles_col: str | None = None, detector: str = "hybrid",
+               **params: Any) -> "BaseDetector":
+    """Fit a detector (registry name ``detector``: ``"hybrid"``, the default, or ``"sego"``)
+    on a library file and save it.
 
     Unparseable rows are skipped with a warning unless ``on_invalid="raise"`` is passed.
-    ``params`` go to the detector (``epochs``, ``seed``, ``mode``, ``standardize``, ...).
+    ``params`` go to the detector (``seed``, ``fpr``, ``standardize``, ...).
     SMILES are handed to the detector as text (it parses them itself); SD records as RDKit
     molecules (None for a record that does not parse).
 
@@ -36,10 +37,10 @@ def train_file(input: str | os.PathLike, output: str | os.PathLike, *,
     skipped as invalid. No directory and no time, so that the same file, parameters and
     versions still give a byte-identical model file wherever it is trained.
     """
-    from molood.detectors.sego.detector import SEGODetector
+    from molood.detectors.registry import get_detector_class
 
     params.setdefault("on_invalid", "skip")
-    det = SEGODetector(**params)
+    det = get_detector_class(detector)(**params)
     det._validate_params()
     column = _smiles_column(input, smiles_col)
     items: list[Any] = []

@@ -33,18 +33,22 @@ def _trunc(text: object, width: int) -> str:
 
 def _ranking(df: Any, top: int) -> list[str]:
     """The ``top`` highest-scoring rows of a screened frame as table lines (name, SMILES,
-    score, p-value), named by the first name-like column present."""
+    score, p-value and, for hybrid models, the reason), named by the first name-like column
+    present."""
     name_col = next((c for c in ("pref_name", "name", "_Name", "molecule_chembl_id", "id")
                      if c in df.columns), None)
     smiles_col = next((c for c in df.columns if c.lower() in ("smiles", "canonical_smiles")),
                       None)
     best = df[df["molood_status"] == "ok"].nlargest(top, "molood_score")
-    lines = [f"{'rank':>4}  {'name':<28} {'smiles':<48} {'score':>8} {'p-value':>8}"]
+    reason = "molood_reason" in df.columns
+    lines = [f"{'rank':>4}  {'name':<24} {'smiles':<36} {'score':>8} {'p-value':>8}"
+             + ("  reason" if reason else "")]
     for rank, (_, row) in enumerate(best.iterrows(), 1):
-        name = _trunc(row[name_col] if name_col else "", 28)
-        smi = _trunc(row[smiles_col] if smiles_col else "", 48)
-        lines.append(f"{rank:>4}  {name:<28} {smi:<48} {row['molood_score']:>8.2f} "
-                     f"{row['molood_pvalue']:>8.4f}")
+        name = _trunc(row[name_col] if name_col else "", 24)
+        smi = _trunc(row[smiles_col] if smiles_col else "", 36)
+        why = row["molood_reason"] if reason and isinstance(row["molood_reason"], str) else ""
+        lines.append((f"{rank:>4}  {name:<24} {smi:<36} {row['molood_score']:>8.2f} "
+                      f"{row['molood_pvalue']:>8.4f}" + (f"  {why}" if why else "")).rstrip())
     return lines
 
 
@@ -56,7 +60,7 @@ def _ranking(df: Any, top: int) -> list[str]:
               show_default=True,
               help="Screened output; its directory is created if missing.")
 @click.option("--model", type=click.Path(dir_okay=False), default=None,
-              help="Model file [default: the bundled FreeSolv model].")
+              help="Model file [default: the bundled FreeSolv model (hybrid detector)].")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Processes for screening (-1 = all cores).")
 @click.option("--top", type=click.IntRange(min=0), default=10, show_default=True,

@@ -41,11 +41,12 @@ def _svg_paths(svg: str, n: int) -> list[Path]:
 @errors
 def explain(model: str, smiles: tuple[str, ...], k: int, reference: str | None,
             fpr: float | None, svg: str | None, as_json: bool) -> None:
-    """Explain the OOD scores of SMILES under MODEL (a model file, or `default` for the
-    bundled one).
+    """Explain the OOD scores of SMILES under MODEL (a model file, `default` for the bundled
+    hybrid model or `sego` for the bundled SEGO model).
 
     For each molecule: the score and its terms, the contribution of every atom, the nearest
-    training molecules and the reasons. For SEGO the score is a global (whole-molecule) term
+    training molecules and the reasons. For the hybrid detector the reason is the rule a
+    molecule breaks or its most unusual evidence. For SEGO the score is a global (whole-molecule) term
     plus a local term; an atom's contribution is its share of the local term,
     (l_i - mu_n) / (sd_n * n), so the contributions add up to the local term. Positive = the
     atom makes the molecule look more OOD; "above noise" = larger than the level exceeded by
@@ -55,14 +56,17 @@ def explain(model: str, smiles: tuple[str, ...], k: int, reference: str | None,
     \b
     Examples:
       molood explain default "O=[Se](O)O"
+      molood explain sego "O=[Se](O)O"
       molood explain my.molood "CCOc1ccccc1[Se]C" --svg why.svg
       molood explain old.molood "c1ccccc1" --reference train.csv -k 5
     """
     from molood.explain.core import explain as run
     from molood.screening.models import get_model, model_path
 
+    from molood.persist import sego_model_path
+
     setup_logging(quiet=True)
-    path = None if model == "default" else model
+    path = {"default": None, "sego": sego_model_path()}.get(model, model)
     det = get_model(path)
     out = run(det, list(smiles), k=k, reference=reference, fpr=fpr,
               model_path=model_path(path))

@@ -68,18 +68,21 @@ def describe(path: str, manifest: dict[str, Any], sha: str, size: int) -> str:
     num = _num
 
     thr = cal.get("threshold")
+    hybrid = "components" in manifest
+    kind = (f"components {', '.join(manifest['components'])}" if hybrid
+            else f"mode {manifest.get('mode')!s}")
     lines = [
         f"model          {path}",
         f"sha256         {sha}",
         f"size           {_fmt_bytes(size)}",
         f"format         {manifest.get('format')} v{manifest.get('format_version')}, "
-        f"{manifest.get('detector', '?')}, mode {manifest.get('mode')!s}, "
-        f"seed {manifest.get('seed')!s}",
+        f"{manifest.get('detector', '?')}, {kind}, seed {manifest.get('seed')!s}",
         "written by     " + ", ".join(f"{k} {val}" for k, val in v.items()),
         "",
         "training set",
-        f"  molecules    {num(ts.get('n_fit'), ',')} ({num(ts.get('n_train'), ',')} trained on, "
-        f"{num(ts.get('n_val'), ',')} held out)",
+        (f"  molecules    {num(ts.get('n_fit'), ',')}" if hybrid else
+         f"  molecules    {num(ts.get('n_fit'), ',')} ({num(ts.get('n_train'), ',')} trained "
+         f"on, {num(ts.get('n_val'), ',')} held out)"),
         f"  source       {_source(ts)}",
         f"  smiles sha256  {ts.get('smiles_sha256') or '-'}",
         f"  graphs sha256  {ts.get('graphs_sha256') or '-'}",
@@ -88,13 +91,17 @@ def describe(path: str, manifest: dict[str, Any], sha: str, size: int) -> str:
           if tt else []),  # format-1 files only: timings would make retrained files differ
         "",
         "calibration",
-        f"  held-out ID scores  {num(cal.get('n_cal'))} ({cal.get('source', '-')})",
+        f"  {'ID scores' if hybrid else 'held-out ID scores'}  {num(cal.get('n_cal'))} "
+        f"({cal.get('source', '-')})",
         f"  smallest fpr {_smallest_fpr(cal.get('n_cal'))} (= 1/(n_cal+1); below it nothing "
         "is flagged)",
         f"  default fpr  {num(cal.get('fpr'))}, threshold "
         f"{num(thr) if thr is not None else 'inf (fpr below 1/(n_cal+1): nothing is flagged)'}",
-        "  z-score stats  " + ", ".join(f"{k} {num(x)}" for k, x in
-                                        (cal.get("stats") or {}).items()),
+        *([] if hybrid else ["  z-score stats  " + ", ".join(
+            f"{k} {num(x)}" for k, x in (cal.get("stats") or {}).items())]),
+        *([f"  component nulls  " + ", ".join(f"{c} {n}" for c, n in
+                                             (cal.get("nulls") or {}).items())] if hybrid
+          else []),
         "",
         "standardize    " + _standardization(feat),
         "featurizer     " + ", ".join(f"{k} {val}" for k, val in feat.items()

@@ -1,4 +1,5 @@
-"""``molood train``: fit a SEGO detector on a file of in-distribution molecules.
+"""``molood train``: fit an OOD detector (hybrid by default, or SEGO) on a file of
+in-distribution molecules.
 
 Calls :func:`molood.train.train_file`; every option is a detector parameter and is
 stored in the model file, ``--fpr`` included: it becomes the model's default false-positive
@@ -32,31 +33,60 @@ def _check_standardize(ctx: click.Context, param: click.Parameter, value: str) -
     return value
 
 
+_SEGO_ONLY = ("mode", "largest_fragment")
+"""Options of the SEGO detector alone (the hybrid detector standardises as --standardize says
+and scores SEGO's default mode)."""
+_SEGO_PART = ("alpha", "batch_size", "val_fraction")
+"""SEGO options the hybrid detector passes to its SEGO part (``sego_params``)."""
+_HYBRID_ONLY = ("components", "k", "calibration_size", "neighbors_size")
+
+
 @click.command()
 @click.argument("input", type=INPUT_FILE)
 @click.option("-o", "--output", "model_out", required=True, type=click.Path(dir_okay=False),
               help="Model file to write (.molood: safetensors + JSON manifest).")
 @smiles_col_option
+@click.option("--detector", type=click.Choice(["hybrid", "sego"]), default="hybrid",
+              show_default=True,
+              help="'hybrid': SEGO beside nearest neighbours, descriptors and atom-type rules, "
+                   "fused into one calibrated score with a reason per flagged molecule; "
+                   "'sego': the SEGO score alone (paper reproduction).")
+@click.option("--components", default="auto", show_default=True, metavar="LIST",
+              help="[hybrid] Evidence to fuse, comma-separated, from knn, descriptors, "
+                   "environments, embedding, sego. 'auto' = knn,descriptors for molecules "
+                   "(chosen on development data; see README).")
+@click.option("--k", "k", type=click.IntRange(min=1), default=5, show_default=True,
+              help="[hybrid] Nearest training molecules averaged by the knn evidence.")
+@click.option("--calibration-size", type=click.IntRange(min=1), default=10_000,
+              show_default=True,
+              help="[hybrid] Most training molecules scored leave-one-out for calibration.")
+@click.option("--neighbors-size", type=click.IntRange(min=1), default=200_000,
+              show_default=True,
+              help="[hybrid] Most training molecules kept for neighbour searches (a seeded "
+                   "sample above it); search time grows with it.")
 @click.option("--epochs", type=click.IntRange(min=1), default=400, show_default=True,
-              help="Training epochs.")
+              help="SEGO training epochs (the hybrid's SEGO part: at most).")
+@click.option("--max-steps", type=click.IntRange(min=1), default=None,
+              help="Cap on SEGO optimiser steps (epochs are cut to fit). Default: none for "
+                   "--detector sego, 2000 for the hybrid's SEGO part.")
 @click.option("--seed", type=int, default=0, show_default=True,
-              help="Seeds the held-out split, negative bank, initialisation and shuffling.")
+              help="Seeds every random choice (splits, samples, initialisation, shuffling).")
 @click.option("--mode", type=click.Choice(["default", "faithful"]), default="default",
               show_default=True,
-              help="'default': the method as the SEGO paper describes it; 'faithful': as the "
-                   "authors' code does it (frozen tree encoder, code's score).")
+              help="[sego] 'default': the method as the SEGO paper describes it; 'faithful': "
+                   "as the authors' code does it (frozen tree encoder, code's score).")
 @click.option("--alpha", type=float, default=0.5, show_default=True,
-              help="Adaptive loss-weighting strength (0 switches adaptiveness off).")
+              help="SEGO's adaptive loss-weighting strength (0 switches adaptiveness off).")
 @click.option("--batch-size", type=click.IntRange(min=2), default=128, show_default=True,
-              help="Training batch size in molecules (in-batch negatives = size - 1).")
+              help="SEGO training batch size in molecules (in-batch negatives = size - 1).")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1,
               show_default=True,
-              help="Share of molecules held out of training to calibrate p-values and the "
-                   "flag threshold.")
+              help="Share of molecules SEGO holds out of training to calibrate on.")
 @click.option("--fpr", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               default=DEFAULT_FPR, show_default=True,
               help="Default in-distribution false-positive rate stored in the model: "
-                   "`molood screen` flags at it unless given its own --fpr.")
+                   "`molood screen` flags at it unless given its own --fpr. A warning says so "
+                   "if it is below what the calibration set resolves.")
 @click.option("--standardize", "standardize", default="default", show_default=True,
               callback=_check_standardize, metavar="SPEC",
               help="How every molecule is standardised before training and, with this model, "
@@ -65,52 +95,85 @@ def _check_standardize(ctx: click.Context, param: click.Parameter, value: str) -
                    "steps, e.g. 'default,tautomer', 'default,-neutralize'. Any choice scores "
                    "canonical atom order (any spelling of a molecule, the same score).")
 @click.option("--largest-fragment", "largest_fragment", flag_value=True, default=None,
-              help="Keep only the largest fragment of salts and mixtures, whatever "
+              help="[sego] Keep only the largest fragment of salts and mixtures, whatever "
                    "--standardize says.")
 @click.option("--all-fragments", "largest_fragment", flag_value=False,
-              help="Keep every fragment, whatever --standardize says.")
+              help="[sego] Keep every fragment, whatever --standardize says.")
 @click.option("-j", "--jobs", type=int, default=1, show_default=True,
               help="Processes for coding-tree construction (-1 = all cores).")
 @quiet_option("No progress bar or messages.")
+@click.pass_context
 @errors
-def train(input: str, model_out: str, smiles_col: str | None, epochs: int, seed: int,
-          mode: str, alpha: float, batch_size: int, val_fraction: float, fpr: float,
-          standardize: str, largest_fragment: bool | None, jobs: int, quiet: bool) -> None:
-    """Train a SEGO detector on the in-distribution molecules in INPUT.
+def train(ctx: click.Context, input: str, model_out: str, smiles_col: str | None,
+          detector: str, components: str, k: int, calibration_size: int, neighbors_size: int,
+          epochs: int, max_steps: int | None, seed: int, mode: str, alpha: float,
+          batch_size: int, val_fraction: float, fpr: float, standardize: str,
+          largest_fragment: bool | None, jobs: int, quiet: bool) -> None:
+    """Train an OOD detector on the in-distribution molecules in INPUT.
 
     INPUT is a .parquet, .csv[.gz], .tsv[.gz], .smi or .sdf[.gz] file. Unparseable rows are
-    skipped (with a warning). A share of the molecules (--val-fraction) is held out to
-    calibrate conformal p-values. The model file (OUTPUT) records the training set, versions,
-    hyperparameters, calibration, the standardisation and the default --fpr; see
-    `molood info`.
+    skipped (with a warning). The default detector ('hybrid') compares every molecule with
+    its nearest training molecules and with the training set's descriptors and atom types,
+    calibrated on every training molecule left out in turn; '--detector sego' trains SEGO
+    alone and holds --val-fraction out to calibrate. The model file (OUTPUT) records the
+    training set, versions, hyperparameters, calibration, the standardisation and the default
+    --fpr; see `molood info`. Options marked [hybrid] or [sego] apply to that detector only.
 
     \b
     Examples:
-      # rebuild the bundled default model (about 1-2 minutes on one core)
+      # rebuild the bundled default model (a few seconds)
       molood train data/freesolv.csv -o molood/models/default.molood --seed 0
       # a model that flags 1% of in-distribution molecules by default
-      molood train actives.sdf -o actives.molood --fpr 0.01 --jobs -1
+      molood train actives.sdf -o actives.molood --fpr 0.01
+      # SEGO alone, as the paper describes it
+      molood train data/freesolv.csv -o sego.molood --detector sego --jobs -1
     """
     from molood.train import train_file
 
+    given = {name for name in ctx.params
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+    wrong = [n for n in (_HYBRID_ONLY if detector == "sego" else _SEGO_ONLY) if n in given]
+    if wrong:
+        raise click.UsageError(f"{', '.join('--' + n.replace('_', '-') for n in wrong)} "
+                               f"do(es) not apply to --detector {detector}")
+    common = dict(seed=seed, fpr=fpr, standardize=standardize, n_jobs=jobs,
+                  verbose=not quiet, epochs=epochs)
+    if detector == "sego":
+        params = dict(common, mode=mode, alpha=alpha, batch_size=batch_size,
+                      val_fraction=val_fraction, largest_fragment=largest_fragment,
+                      max_steps=max_steps)
+    else:
+        sego_part = {n: v for n, v in (("alpha", alpha), ("batch_size", batch_size),
+                                       ("val_fraction", val_fraction)) if n in given}
+        params = dict(common, components=components, k=k, calibration_size=calibration_size,
+                      neighbors_size=neighbors_size, sego_params=sego_part or None)
+        if max_steps is not None:
+            params["max_steps"] = max_steps
     setup_logging(quiet)
     t0 = time.perf_counter()
-    fit_log = logging.getLogger("molood.detectors.sego.detector")
+    fit_log = logging.getLogger(f"molood.detectors.{detector}.detector")
     level = fit_log.level
     fit_log.setLevel(logging.WARNING)  # its fit summary would repeat the one printed below
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
-            det = train_file(input, model_out, smiles_col=smiles_col, epochs=epochs, seed=seed,
-                             mode=mode, alpha=alpha, batch_size=batch_size,
-                             val_fraction=val_fraction, fpr=fpr, standardize=standardize,
-                             largest_fragment=largest_fragment, n_jobs=jobs,
-                             verbose=not quiet)
+            det = train_file(input, model_out, smiles_col=smiles_col, detector=detector,
+                             **params)
+            det.warn_fpr_resolution(det.fpr_, "molood train")
     finally:
         fit_log.setLevel(level)
-    if not quiet:
-        for w in caught:
+    for w in caught:  # shown even with --quiet when nothing could ever be flagged
+        if not quiet or "NOTHING CAN BE FLAGGED" in str(w.message):
             click.echo(f"molood: {w.message}", err=True)
-        click.echo(f"molood: trained on {det.n_train_:,} molecules ({det.n_val_:,} held out "
-                   f"for calibration), {epochs} epochs in {time.perf_counter() - t0:.1f} s "
+    if quiet:
+        return
+    seconds = time.perf_counter() - t0
+    if detector == "sego":
+        click.echo(f"molood: trained SEGO on {det.n_train_:,} molecules ({det.n_val_:,} held "
+                   f"out for calibration), {det.epochs_} epochs in {seconds:.1f} s "
                    f"-> {model_out}", err=True)
+    else:
+        click.echo(f"molood: trained the hybrid detector ({', '.join(det.components_)}) on "
+                   f"{det.n_fit_:,} molecules, calibrated on {det.n_cal_:,} (smallest "
+                   f"resolvable fpr {det.fpr_floor:.2g}), in {seconds:.1f} s -> {model_out}",
+                   err=True)

@@ -77,7 +77,7 @@ import pyarrow as pa
 
 from molood._parallel import SCORER_PRELOAD, ordered_map, resolve_n_jobs, start_forkserver
 from molood.chem.limits import DEFAULT_MAX_ATOMS, check_max_atoms
-from molood.detectors.calibration import check_fpr
+from molood.detectors.calibration import check_fpr, fpr_resolution_message
 from molood.exceptions import MoloodInputError, Terminated
 from molood.io.formats import detect_format, detect_output_format
 from molood.io.readers import MolBatch, read_batches
@@ -241,11 +241,13 @@ def _describe_run(input: str, output: str, info: ModelInfo, smiles_col: str | No
     import molood
 
     fpr = check_fpr(info.fpr if fpr is None else fpr)
+    if (msg := fpr_resolution_message(info.cal_scores.size, fpr)) is not None:
+        logger.warning("%s", msg)
     sd_out = detect_format(output) == "sdf"
     plan = plan_input(input, smiles_col, want_count, id_col=id_col, table_output=not sd_out)
     keep_blocks = plan.fmt == "sdf" and sd_out
     fields, out_schema, part_schema = output_schemas(plan.fields, keep_blocks, input,
-                                                     smiles_column)
+                                                     smiles_column, info.evidence)
     threshold = info.threshold(fpr)
     st = os.stat(input)
     state = {"molood_version": molood.__version__,
@@ -321,7 +323,7 @@ def _scored_chunks(run: _Run, chunk: int, start_row: int, n_workers: int
         score_job_with_smiles if structure else score_job, chunks.tasks(), n_workers,
         initializer=init_scorer,
         initargs=(run.info.path, run.info.detector if serial else None, not serial,
-                  run.state["max_atoms"], run.state["smiles_column"]),
+                  run.state["max_atoms"], run.state["smiles_column"], run.fpr),
         preload=SCORER_PRELOAD))
     for first in results:
         batch = chunks.popleft()

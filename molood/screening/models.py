@@ -90,6 +90,8 @@ class ModelInfo:
     """the model's default false-positive rate (what a screen flags at unless told otherwise)"""
     detector: Any = None
     """the in-memory detector the caller gave, else None"""
+    evidence: tuple[str, ...] = ()
+    """the detector's evidence columns (:attr:`~molood.detectors.base.BaseDetector.evidence_columns`)"""
 
     def threshold(self, fpr: float) -> float:
         """Score threshold at ``fpr`` (flag = score > threshold)."""
@@ -120,7 +122,8 @@ def model_info(model: "str | os.PathLike | SEGODetector | None", tmpdir: str,
         std, largest = det.featurizer_settings()
         return ModelInfo(path, f"<in-memory {type(det).__name__}>", file_sha256(path),
                          np.sort(np.asarray(det.cal_scores_, dtype=np.float64)),
-                         std.largest_fragment if std else largest, float(det.fpr_), det)
+                         std.largest_fragment if std else largest, float(det.fpr_), det,
+                         tuple(det.evidence_columns))
     from safetensors import SafetensorError
     from safetensors.numpy import load as st_load
 
@@ -136,8 +139,10 @@ def model_info(model: "str | os.PathLike | SEGODetector | None", tmpdir: str,
         cal = np.sort(np.asarray(tensors["calibration.scores"], dtype=np.float64))
         largest = bool(manifest["featurizer"]["largest_fragment"])
         fpr = float(manifest["calibration"]["fpr"])
+        evidence = tuple(str(c) for c in manifest.get("evidence_columns") or ())
     except (SafetensorError, KeyError, TypeError, ValueError) as exc:
         raise MoloodModelError(f"{path} is corrupt or incomplete ({type(exc).__name__}: "
                                f"{exc}).") from exc
     resolved = str(path.resolve())
-    return ModelInfo(resolved, resolved, hashlib.sha256(raw).hexdigest(), cal, largest, fpr)
+    return ModelInfo(resolved, resolved, hashlib.sha256(raw).hexdigest(), cal, largest, fpr,
+                     evidence=evidence)

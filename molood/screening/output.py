@@ -18,17 +18,21 @@ from molood.detectors.calibration import ood_flags
 from molood.io.readers import MolBatch
 from molood.io.writers import open_writer
 from molood.screening.columns import (
+    EVIDENCE_FLOAT,
+    EVIDENCE_OUTPUT_COLUMNS,
     IS_OOD_COLUMN,
     OUTPUT_COLUMNS,
     PVALUE_COLUMN,
     SCORE_COLUMN,
     SMILES_COLUMN,
     STATUS_COLUMN,
+    evidence_column,
 )
 from molood.screening.models import ModelInfo
 from molood.screening.scoring import ScoredRows
 
-__all__ = ["MOLBLOCK_COLUMN", "RESULT_FIELDS", "output_schemas", "chunk_table", "ResultWriter"]
+__all__ = ["MOLBLOCK_COLUMN", "RESULT_FIELDS", "output_schemas", "evidence_fields", "chunk_table",
+           "ResultWriter"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,18 +44,28 @@ RESULT_FIELDS = [pa.field(SCORE_COLUMN, pa.float64()), pa.field(PVALUE_COLUMN, p
                  pa.field(SMILES_COLUMN, pa.string())]
 
 
+def evidence_fields(names: tuple[str, ...]) -> list[pa.Field]:
+    """The output fields of a detector's evidence ``names`` (``molood_<name>``)."""
+    return [pa.field(evidence_column(n), pa.float64() if n in EVIDENCE_FLOAT else pa.string())
+            for n in names]
+
+
 def output_schemas(input_fields: list[pa.Field], keep_molblocks: bool, source: str,
-                   smiles_column: bool = True) -> tuple[list[pa.Field], pa.Schema, pa.Schema]:
+                   smiles_column: bool = True, evidence: tuple[str, ...] = ()
+                   ) -> tuple[list[pa.Field], pa.Schema, pa.Schema]:
     """(input fields carried over, output schema, part schema).
 
     Input columns named like a result column are dropped (with a warning naming ``source``):
     screening a screened file replaces its results. ``smiles_column=False`` leaves out
-    ``molood_smiles`` (wide libraries: it is the largest result column).
+    ``molood_smiles`` (wide libraries: it is the largest result column). ``evidence``: the
+    model's evidence names, written after the result columns.
     """
-    fields = [f for f in input_fields if f.name not in OUTPUT_COLUMNS]
+    fields = [f for f in input_fields
+              if f.name not in OUTPUT_COLUMNS and f.name not in EVIDENCE_OUTPUT_COLUMNS]
     if len(fields) < len(input_fields):
         logger.warning("%s already has molood result columns; they are replaced", source)
     results = [f for f in RESULT_FIELDS if smiles_column or f.name != SMILES_COLUMN]
+    results += evidence_fields(evidence)
     out_schema = pa.schema(fields + results)
     part_schema = (out_schema.append(pa.field(MOLBLOCK_COLUMN, pa.string())) if keep_molblocks
                    else out_schema)
@@ -76,6 +90,9 @@ def chunk_table(batch: MolBatch, rows: ScoredRows, model: ModelInfo, fpr: float,
     arrays.append(pa.array(rows.status, type=pa.string()))
     if SMILES_COLUMN in schema.names:
         arrays.append(pa.array(rows.smiles, type=pa.string()))
+    for name in model.evidence:
+        field = schema.field(evidence_column(name))
+        arrays.append(pa.array(rows.evidence[name], type=field.type))  # type: ignore[index]
     if MOLBLOCK_COLUMN in schema.names:
         arrays.append(pa.array(batch.molblocks, type=pa.string()))
     return pa.Table.from_arrays(arrays, schema=schema)

@@ -23,11 +23,13 @@ from molood.detectors.calibration import check_fpr, ood_flags
 from molood.exceptions import MoloodInputError
 from molood.io.formats import find_smiles_column
 from molood.screening.columns import (
+    EVIDENCE_FLOAT,
     IS_OOD_COLUMN,
     PVALUE_COLUMN,
     SCORE_COLUMN,
     SMILES_COLUMN,
     STATUS_COLUMN,
+    evidence_column,
 )
 from molood.screening.models import get_model
 
@@ -62,20 +64,27 @@ class ScoredRows(NamedTuple):
     smiles: list[str | None] | None
     """the (standardised, canonical) SMILES scored per row, None where none; None when not
     asked for"""
+    evidence: dict[str, list] | None = None
+    """the detector's evidence per row (:attr:`~molood.detectors.base.BaseDetector.
+    evidence_columns`), None for a detector without evidence"""
 
     @staticmethod
     def concat(parts: Sequence[ScoredRows]) -> ScoredRows:
         """The rows of ``parts``, one after the other (a screen's chunk from its tasks)."""
         smiles = (None if any(p.smiles is None for p in parts)
                   else [x for p in parts for x in p.smiles])  # type: ignore[union-attr]
+        evidence = None
+        if parts and all(p.evidence is not None for p in parts):
+            evidence = {k: [x for p in parts for x in p.evidence[k]]  # type: ignore[index]
+                        for k in parts[0].evidence}  # type: ignore[union-attr]
         return ScoredRows(np.concatenate([p.scores for p in parts]),
-                          [x for p in parts for x in p.status], smiles)
+                          [x for p in parts for x in p.status], smiles, evidence)
 
 
 def score_inputs(det: "SEGODetector", inputs: Sequence[Any], kind: InputKind = "smiles",
                  block: int = GRAPH_BLOCK, *,
                  max_atoms: int | None | Literal["model"] = "model",
-                 smiles: bool = False) -> ScoredRows:
+                 smiles: bool = False, fpr: float | None = None) -> ScoredRows:
     """Featurize and score raw inputs; never raises for a bad molecule.
 
     The inputs are processed in blocks of ``block`` consecutive rows (one forward pass per
@@ -96,6 +105,9 @@ def score_inputs(det: "SEGODetector", inputs: Sequence[Any], kind: InputKind = "
         (max_atoms=M)"``; "model": the detector's ``max_atoms``; None or 0: no cap.
     smiles : bool, default False
         Also return the SMILES each row was scored as (:attr:`ScoredRows.smiles`).
+    fpr : float, optional
+        For detectors with evidence (:attr:`ScoredRows.evidence`): the rate rows are flagged
+        at, which decides the rows that get a reason (None: the model's ``fpr_``).
 
     Returns
     -------
@@ -110,11 +122,21 @@ def score_inputs(det: "SEGODetector", inputs: Sequence[Any], kind: InputKind = "
     scores = np.full(len(inputs), np.nan, dtype=np.float64)
     status: list[str] = []
     written: list[str | None] | None = [] if smiles else None
+    names = tuple(getattr(det, "evidence_columns", ()))
+    evidence: dict[str, list] | None = {k: [] for k in names} if names else None
+    graphs = getattr(det, "needs_graphs", True)
     for s in range(0, len(inputs), block):
+        mols: list[Any] | None = [] if names else None
         ga, errors = inputs_to_arrays(inputs[s:s + block], kind, largest_fragment=largest,
-                                      max_atoms=cap, standardizer=std, smiles_out=written)
+                                      max_atoms=cap, standardizer=std, smiles_out=written,
+                                      mols_out=mols, featurize=graphs)
         ok = np.fromiter((e is None for e in errors), dtype=bool, count=len(errors))
-        if ok.any():
+        if evidence is not None:
+            got, ev = det.score_prepared(ga, mols, fpr)
+            scores[s:s + len(errors)] = got
+            for k in names:
+                evidence[k].extend(ev[k])
+        elif ok.any():
             scores[s:s + len(errors)][ok] = det.score_graphs(ga, batch_size=block,
                                                              max_atoms=cap)
         status.extend("ok" if e is None else e for e in errors)
@@ -124,7 +146,7 @@ def score_inputs(det: "SEGODetector", inputs: Sequence[Any], kind: InputKind = "
     for i in np.flatnonzero(np.isnan(scores)):
         if status[i] == "ok":
             status[i] = _NON_FINITE
-    return ScoredRows(scores, status, written)
+    return ScoredRows(scores, status, written, evidence)
 
 
 def missing_to_none(values: list[Any]) -> list[Any]:
@@ -179,7 +201,9 @@ def score_frame(df: pd.DataFrame, smiles_col: str | None = None,
     columns ``molood_score`` (float64, NaN when not scored), ``molood_pvalue`` (float64),
     ``molood_is_ood`` (nullable ``boolean``, <NA> when not scored), ``molood_status`` and,
     unless ``smiles_column=False``, ``molood_smiles`` (the standardised, canonical SMILES
-    that was scored; None where none) — the same values
+    that was scored; None where none), then the detector's evidence columns (hybrid models:
+    ``molood_nearest_smiles``, ``molood_nearest_id``, ``molood_nearest_similarity``,
+    ``molood_reason``, the reason given for flagged rows only) — the same values
     :func:`~molood.screening.engine.screen` writes for the same model and molecules.
     ``fpr`` None flags at the model's own default (its ``fpr_``); ``max_atoms`` as in
     :func:`score_inputs` (default: the model's).
@@ -191,12 +215,16 @@ def score_frame(df: pd.DataFrame, smiles_col: str | None = None,
     col = input_column(df, smiles_col)
     det = get_model(model)
     fpr = check_fpr(det.fpr_ if fpr is None else fpr)
+    det.warn_fpr_resolution(fpr, "molood")
     values = missing_to_none(df[col].tolist())
     step = max(1, int(batch_size))
-    parts = [score_inputs(det, values[s:s + step], max_atoms=max_atoms, smiles=smiles_column)
+    parts = [score_inputs(det, values[s:s + step], max_atoms=max_atoms, smiles=smiles_column,
+                          fpr=fpr)
              for s in range(0, len(values), step)]
+    names = tuple(getattr(det, "evidence_columns", ()))
     rows = ScoredRows.concat(parts) if parts else ScoredRows(
-        np.zeros(0), [], [] if smiles_column else None)
+        np.zeros(0), [], [] if smiles_column else None,
+        {k: [] for k in names} if names else None)
     scores = rows.scores
     pvalues = det.pvalues_from_scores(scores)
     ok = ~np.isnan(scores)
@@ -206,4 +234,9 @@ def score_frame(df: pd.DataFrame, smiles_col: str | None = None,
            STATUS_COLUMN: rows.status}
     if smiles_column:
         out[SMILES_COLUMN] = pd.Series(rows.smiles, index=df.index, dtype=object)
+    for name in names:
+        values_ = rows.evidence[name]  # type: ignore[index]
+        out[evidence_column(name)] = (
+            pd.Series(values_, index=df.index, dtype="float64") if name in EVIDENCE_FLOAT
+            else pd.Series(values_, index=df.index, dtype=object))
     return pd.DataFrame(out, index=df.index)

@@ -46,7 +46,8 @@ def _keep_freed_memory() -> None:
 
 
 def init_scorer(model_path: str, detector: Any = None, in_worker: bool = True,
-                max_atoms: int | None = DEFAULT_MAX_ATOMS, smiles: bool = True) -> None:
+                max_atoms: int | None = DEFAULT_MAX_ATOMS, smiles: bool = True,
+                fpr: float | None = None) -> None:
     """Load the scorer :func:`score_job` uses: ``detector`` itself, else the file
     ``model_path`` (in a worker: the scoring-only load, one torch thread, no version check,
     which the parent did); ``max_atoms`` and ``smiles`` are the screen's options of
@@ -64,7 +65,7 @@ def init_scorer(model_path: str, detector: Any = None, in_worker: bool = True,
         # workers need no DGL and no version check (the parent did it): the scoring-only load
         detector = load_scoring_model(model_path) if in_worker else get_model(model_path)
     _WORKER_DET = detector
-    _OPTIONS.update(max_atoms=max_atoms, smiles=smiles)
+    _OPTIONS.update(max_atoms=max_atoms, smiles=smiles, fpr=fpr)
 
 
 def score_job(inputs: list, kind: InputKind) -> ScoredRows:

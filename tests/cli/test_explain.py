@@ -6,8 +6,16 @@ import json
 import xml.etree.ElementTree as ET
 
 
-def test_explain_the_bundled_model(molood):
+def test_explain_the_bundled_hybrid_model(molood):
     r = molood("explain", "default", "O=[Se](O)O")
+    assert r.exit_code == 0, r.output
+    out = r.stdout
+    assert "flagged OOD at fpr 0.05" in out and "element Se not in the training set" in out
+    assert "acetone" in out
+
+
+def test_explain_the_bundled_sego_model(molood):
+    r = molood("explain", "sego", "O=[Se](O)O")
     assert r.exit_code == 0, r.output
     out = r.stdout
     assert "score 7.48 = global -0.42 local +7.89" in out and "flagged OOD at fpr 0.05" in out

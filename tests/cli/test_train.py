@@ -27,14 +27,42 @@ def id_csv(tmp_path, freesolv_smiles):
 def test_help(molood):
     r = molood("train", "--help")
     assert r.exit_code == 0
-    for text in ("Example", "--epochs", "--val-fraction", "--fpr", "default: 0.05"):
+    for text in ("Example", "--epochs", "--val-fraction", "--fpr", "default: 0.05",
+                 "--detector", "--components", "[hybrid]", "[sego]"):
         assert text in r.output, text
 
 
-def test_train_then_info(molood, tmp_path, id_csv):
+def test_train_hybrid_then_info(molood, tmp_path, id_csv):
     model = tmp_path / "m.molood"
-    r = molood("train", id_csv, "-o", model, "--epochs", 2, "--seed", 3, "--alpha", 0.25,
-               "--val-fraction", 0.2, "--fpr", 0.1, "--quiet")
+    r = molood("train", id_csv, "-o", model, "--seed", 3, "--fpr", 0.1, "--k", 3, "--quiet")
+    assert r.exit_code == 0, r.output
+    r = molood("info", model)
+    assert r.exit_code == 0
+    for text in ("hybrid, components knn, descriptors, seed 3", "molecules    60",
+                 "ID scores  60 (ID molecules, each scored leave-one-out)",
+                 "component nulls  knn 60, descriptors 60", "k=3", "default fpr  0.1,",
+                 "source       id.csv, column SMILES, 61 rows, 1 skipped as invalid",
+                 "smallest fpr 0.01639 (= 1/(n_cal+1)"):
+        assert text in r.output, text
+
+
+def test_options_of_the_other_detector_are_refused(molood, tmp_path, id_csv):
+    r = molood("train", id_csv, "-o", tmp_path / "m.molood", "--mode", "faithful")
+    assert r.exit_code == 2 and "--mode do(es) not apply to --detector hybrid" in r.output
+    r = molood("train", id_csv, "-o", tmp_path / "m.molood", "--detector", "sego", "--k", 3)
+    assert r.exit_code == 2 and "--k do(es) not apply to --detector sego" in r.output
+    assert not (tmp_path / "m.molood").exists()
+
+
+def test_fpr_below_resolution_is_said_even_when_quiet(molood, tmp_path, id_csv):
+    r = molood("train", id_csv, "-o", tmp_path / "m.molood", "--fpr", 0.001, "--quiet")
+    assert r.exit_code == 0 and "NOTHING CAN BE FLAGGED" in r.stderr
+
+
+def test_train_sego_then_info(molood, tmp_path, id_csv):
+    model = tmp_path / "m.molood"
+    r = molood("train", id_csv, "-o", model, "--detector", "sego", "--epochs", 2, "--seed", 3,
+               "--alpha", 0.25, "--val-fraction", 0.2, "--fpr", 0.1, "--quiet")
     assert r.exit_code == 0, r.output
     assert model.exists()
     r = molood("info", model)
@@ -64,11 +92,15 @@ def test_standardisation_goes_to_the_detector(molood, tmp_path, monkeypatch, arg
     seen = {}
 
     class Fitted:
-        n_train_, n_val_ = 9, 1
+        n_train_, n_val_, epochs_, fpr_ = 9, 1, 400, 0.05
+
+        def warn_fpr_resolution(self, fpr, where):
+            return False
 
     monkeypatch.setattr(training, "train_file",
                         lambda input, output, **params: seen.update(params) or Fitted())
-    r = molood("train", tmp_path / "id.csv", "-o", tmp_path / "m.molood", *args)
+    r = molood("train", tmp_path / "id.csv", "-o", tmp_path / "m.molood", "--detector", "sego",
+               *args)
     assert r.exit_code == 0, r.output
     assert {k: seen[k] for k in expect} == expect
 
@@ -85,25 +117,29 @@ def test_fpr_goes_to_the_detector(molood, tmp_path, monkeypatch, args, expect):
     seen = {}
 
     class Fitted:
-        n_train_, n_val_ = 9, 1
+        n_train_, n_val_, epochs_, fpr_ = 9, 1, 400, expect
+
+        def warn_fpr_resolution(self, fpr, where):
+            return False
 
     def fake_train_file(input, output, **params):
         seen.update(params)
         return Fitted()
 
     monkeypatch.setattr(training, "train_file", fake_train_file)
-    r = molood("train", tmp_path / "id.csv", "-o", tmp_path / "m.molood", *args)
+    r = molood("train", tmp_path / "id.csv", "-o", tmp_path / "m.molood", "--detector", "sego",
+               *args)
     assert r.exit_code == 0, r.output
-    assert seen["fpr"] == expect and seen["epochs"] == 400
-    assert "trained on 9 molecules (1 held out" in r.stderr
+    assert seen["fpr"] == expect and seen["epochs"] == 400 and seen["detector"] == "sego"
+    assert "trained SEGO on 9 molecules (1 held out" in r.stderr
 
 
 def test_train_prints_one_summary(molood, tmp_path, freesolv_smiles):
     inp = tmp_path / "id.csv"
     pd.DataFrame({"SMILES": freesolv_smiles[:30]}).to_csv(inp, index=False)
-    r = molood("train", inp, "-o", tmp_path / "m.molood", "--epochs", 1)
+    r = molood("train", inp, "-o", tmp_path / "m.molood", "--detector", "sego", "--epochs", 1)
     assert r.exit_code == 0, r.output
-    assert r.stderr.count("trained on 27 molecules (3 held out") == 1
+    assert r.stderr.count("trained SEGO on 27 molecules (3 held out") == 1
     assert "held-out molecules" not in r.stderr  # the detector's own fit log line
     # the detector's logger is restored afterwards
     assert logging.getLogger("molood.detectors.sego.detector").level == logging.NOTSET

@@ -14,12 +14,12 @@ from molood.explain import explain_scored
 from molood.explain.depict import contribution_colour, depict, side_by_side
 from molood.explain.frame import ExplanationFrame
 from molood.explain.reasons import reasons
-from molood.persist import load_model
+from molood.persist import load_model, sego_model_path
 
 
 @pytest.fixture(scope="module")
 def bundled():
-    return load_model()
+    return load_model(sego_model_path())  # SEGO's atom-level explanations
 
 
 def test_explain_the_bundled_models_outliers(bundled):

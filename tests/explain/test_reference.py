@@ -158,8 +158,8 @@ def test_train_file_names_the_reference_molecules(tmp_path, freesolv_smiles):
     lib = tmp_path / "lib.csv"
     pd.DataFrame({"smiles": freesolv_smiles[:30] + ["not a smiles"],
                   "compound_id": [f"C{i}" for i in range(31)]}).to_csv(lib, index=False)
-    train_file(lib, tmp_path / "m.molood", epochs=1, hidden_dim=8, batch_size=16,
-               val_fraction=0.2, reference_size=12, verbose=False)
+    train_file(lib, tmp_path / "m.molood", detector="sego", epochs=1, hidden_dim=8,
+               batch_size=16, val_fraction=0.2, reference_size=12, verbose=False)
     ref = load_model(tmp_path / "m.molood").reference_
     assert len(ref) == 12 and ref.n_source == 30
     for smi, name in zip(ref.smiles, ref.names):  # each name belongs to its molecule

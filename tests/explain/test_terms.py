@@ -12,7 +12,7 @@ from rdkit import Chem
 from molood.detectors.sego.losses import local_infonce_eval, local_infonce_nodes
 from molood.explain.core import atom_noise
 from molood.explain.reference import resolve_reference
-from molood.persist import load_model
+from molood.persist import load_model, sego_model_path
 
 QUERY = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "O=[Se](O)O", "C", "[Na+].[Cl-]",
          "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC", "not a smiles", "",
@@ -89,7 +89,7 @@ def test_a_detector_without_terms_gets_the_default(toy_molecule_detector):
 # ---------------------------------------------------------------- the sanity checks
 @pytest.fixture(scope="module")
 def bundled():
-    det = load_model()
+    det = load_model(sego_model_path())  # SEGO's atom-level explanations
     ref = resolve_reference(det)
     return det, ref, atom_noise(det, ref)
 

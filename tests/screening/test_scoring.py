@@ -12,7 +12,7 @@ from molood.screening.scoring import score_frame, score_inputs
 
 
 def test_score_inputs_never_raises(tiny_model):
-    scores, status, smiles = score_inputs(tiny_model, ["CCO", None, "xx", float("nan"),
+    scores, status, smiles, _ = score_inputs(tiny_model, ["CCO", None, "xx", float("nan"),
                                                        "c1ccccc1"])
     assert smiles is None  # not asked for
     assert [s == "ok" for s in status] == [True, False, False, False, True]
@@ -24,7 +24,7 @@ def test_score_inputs_mol_blocks(tiny_model):
     from rdkit import Chem
 
     blocks = [Chem.MolToMolBlock(Chem.MolFromSmiles(s)) for s in ("CCO", "c1ccccc1")]
-    scores, status, _ = score_inputs(tiny_model, blocks + ["garbage", None], kind="molblock")
+    scores, status, _, _ = score_inputs(tiny_model, blocks + ["garbage", None], kind="molblock")
     assert status[:2] == ["ok", "ok"] and status[2].startswith("sdf_parse_error")
     assert status[3] == "empty"
     np.testing.assert_array_equal(scores[:2], tiny_model.score_samples(["CCO", "c1ccccc1"]))
@@ -64,13 +64,13 @@ def test_score_inputs_passes_the_cap_and_says_why(tiny_model):
     cap); None or 0 lifts it, "model" is the detector's."""
     assert tiny_model.max_atoms == 1000
     rows = ["CCO", CHAIN, "C" * 1000]
-    _, status, _ = score_inputs(tiny_model, rows)
+    _, status, _, _ = score_inputs(tiny_model, rows)
     assert status == ["ok", "too_large: 1500 atoms (max_atoms=1000)", "ok"]
-    _, status, _ = score_inputs(tiny_model, rows, max_atoms=999)
+    _, status, _, _ = score_inputs(tiny_model, rows, max_atoms=999)
     assert status[1:] == ["too_large: 1500 atoms (max_atoms=999)",
                           "too_large: 1000 atoms (max_atoms=999)"]
     for no_cap in (None, 0):
-        scores, status, _ = score_inputs(tiny_model, rows, max_atoms=no_cap)
+        scores, status, _, _ = score_inputs(tiny_model, rows, max_atoms=no_cap)
         assert status == ["ok"] * 3 and np.isfinite(scores).all()
     with pytest.raises(ValueError, match="max_atoms"):
         score_inputs(tiny_model, rows, max_atoms=-1)
@@ -79,7 +79,7 @@ def test_score_inputs_passes_the_cap_and_says_why(tiny_model):
 # ------------------------------------------------------------------ the SMILES scored
 def test_score_inputs_returns_the_standardised_smiles_it_scored(tiny_model):
     rows = ["OCC", "[2H]OC([2H])([2H])[2H]", "CC(=O)[O-].[Na+]", "xx", None]
-    scores, _, smiles = score_inputs(tiny_model, rows, smiles=True)
+    scores, _, smiles, _ = score_inputs(tiny_model, rows, smiles=True)
     assert smiles == ["CCO", "CO", "CC(=O)O", None, None]
     np.testing.assert_array_equal(scores[:3], tiny_model.score_samples(["CCO", "CO", "CC(=O)O"]))
 
@@ -93,7 +93,7 @@ def test_models_without_standardisation_report_the_molecule_as_scored():
 
     bundled = get_model(Path(__file__).resolve().parents[1] / "data" / "format1_tiny.molood")
     assert bundled.standardize is None
-    _, _, smiles = score_inputs(bundled, ["OCC", "[2H]OC([2H])([2H])[2H]", "CCO.[Na+]"],
+    _, _, smiles, _ = score_inputs(bundled, ["OCC", "[2H]OC([2H])([2H])[2H]", "CCO.[Na+]"],
                                 smiles=True)
     assert smiles == ["CCO", "[2H]OC([2H])([2H])[2H]", "CCO.[Na+]"]
 
