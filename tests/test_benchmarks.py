@@ -212,3 +212,25 @@ def test_default_table_goes_next_to_the_default_json():
     args = mod.parse_args([])
     assert args.json == mod.COMMITTED_JSON and args.md == mod.COMMITTED_MD
     assert mod.parse_args(["--json", "/tmp/y.json"]).md == Path("/tmp/y.md")
+
+
+def test_hybrid_on_dev_pairs_one_fit_per_seed(tmp_path):
+    """--dev runs the reversed pairs (here BACE as ID, BBBP as OOD); the hybrid is fitted once
+    per seed for both protocols; a smaller OOD set cuts the ID test to its size."""
+    _write_mol_pair(tmp_path)
+    mod = _load_module()
+    out = tmp_path / "r.json"
+    rc = mod.main(["--dev", "--data-dir", str(tmp_path), "--pairs", "bace-bbbp", "--seeds", "2",
+                   "--methods", "hybrid,hybrid_knn", "--json", str(out),
+                   "--md", str(tmp_path / "r.md")])
+    assert rc == 0
+    recs = json.loads(out.read_text())["records"]
+    assert {(r["method"], r["protocol"], r["seed"]) for r in recs} == {
+        (m, p, s) for m in ("hybrid", "hybrid_knn") for p in ("paper", "dedup") for s in (1, 2)}
+    for m in ("hybrid", "hybrid_knn"):
+        for s in (1, 2):
+            fits = {r["train_seconds"] for r in recs if r["method"] == m and r["seed"] == s}
+            assert len(fits) == 1
+    assert all(np.isfinite(r["auroc"]) and r["n_id_test"] == r["n_ood_test"] for r in recs)
+    md = (tmp_path / "r.md").read_text()
+    assert "DEVELOPMENT" in md and "| bace-bbbp | – | – |" in md

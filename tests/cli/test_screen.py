@@ -156,3 +156,22 @@ def test_resume_mismatch_message(molood, tmp_path, library_csv, tiny_model_path,
     r = molood("screen", library_csv, "-o", out, "--model", tiny_model_path, "--resume",
                "--fpr", 0.2)
     assert r.exit_code == 1 and "cannot resume" in r.output and "fpr" in r.output
+
+
+def test_screen_with_a_hybrid_model_writes_reasons(molood, tmp_path, freesolv_smiles):
+    import pandas as pd
+
+    train = tmp_path / "train.csv"
+    pd.DataFrame({"smiles": freesolv_smiles[:200],
+                  "name": [f"fs{i}" for i in range(200)]}).to_csv(train, index=False)
+    model = tmp_path / "h.molood"
+    assert molood("train", train, "-o", model, "--quiet").exit_code == 0
+    lib = tmp_path / "lib.csv"
+    pd.DataFrame({"smiles": [freesolv_smiles[5], "[U]", "xx"]}).to_csv(lib, index=False)
+    out = tmp_path / "o.csv"
+    r = molood("screen", lib, "-o", out, "--model", model)
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(out)
+    assert df["molood_nearest_id"].tolist()[:1] == ["fs5"]
+    assert df["molood_reason"].tolist()[1] == "element U not in training set"
+    assert df["molood_status"].tolist()[2].startswith("invalid_smiles")

@@ -162,3 +162,23 @@ def test_graphs_without_molecules_use_sego_embedding_neighbours(freesolv_smiles,
         det.score_samples(["CCO"])
     with pytest.raises(ValueError, match="need molecules"):
         HybridDetector(components=("knn",), verbose=False).fit(ga)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_POOL = ["CCO", "c1ccccc1", "CC(=O)O", "[U]", "CCN(CC)CC", "bad", "OCC", "c1ccc2ccccc2c1",
+         "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "[Na+].[Cl-]", "ClC(Cl)Cl", "C1CCCCC1", None, "CCCCCCCCCC"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(_POOL), min_size=1, max_size=12))
+def test_property_a_score_depends_only_on_its_molecule(hybrid, batch):
+    """Any batch of molecules, in any order and with any neighbours, gives each molecule the
+    score (and evidence) it gets alone."""
+    ev = hybrid.score_evidence(batch)
+    for i, smi in enumerate(batch):
+        alone = hybrid.score_evidence([smi])
+        assert np.array_equal(alone["score"], ev["score"][i:i + 1], equal_nan=True)
+        for c in EVIDENCE_COLUMNS:
+            assert alone[c][0] == ev[c][i]
