@@ -1,7 +1,8 @@
 """Training from a library file: what ``molood train`` runs.
 
 :func:`train_file` reads a library with the streaming readers of :mod:`molood.io`, fits a
-detector (the hybrid detector by default, or SEGO) on its molecules and saves the model file. Importing this module does not import torch; fitting does.
+detector (the hybrid detector by default, or SEGO) on its molecules and saves the model file.
+Importing this module does not import torch; fitting does.
 """
 
 from __future__ import annotations

@@ -46,9 +46,9 @@ def explain(model: str, smiles: tuple[str, ...], k: int, reference: str | None,
 
     For each molecule: the score and its terms, the contribution of every atom, the nearest
     training molecules and the reasons. For the hybrid detector the reason is the rule a
-    molecule breaks or its most unusual evidence. For SEGO the score is a global (whole-molecule) term
-    plus a local term; an atom's contribution is its share of the local term,
-    (l_i - mu_n) / (sd_n * n), so the contributions add up to the local term. Positive = the
+    molecule breaks or its most unusual evidence. For SEGO the score is a global
+    (whole-molecule) term plus a local term; an atom's contribution is its share of the local
+    term, (l_i - mu_n) / (sd_n * n), so the contributions add up to the local term. Positive = the
     atom makes the molecule look more OOD; "above noise" = larger than the level exceeded by
     about 1 % of the atoms of held-out training molecules. Atoms marked * have an element or
     an environment (Morgan radius <= 1) that no training molecule has.
@@ -61,9 +61,8 @@ def explain(model: str, smiles: tuple[str, ...], k: int, reference: str | None,
       molood explain old.molood "c1ccccc1" --reference train.csv -k 5
     """
     from molood.explain.core import explain as run
-    from molood.screening.models import get_model, model_path
-
     from molood.persist import sego_model_path
+    from molood.screening.models import get_model, model_path
 
     setup_logging(quiet=True)
     path = {"default": None, "sego": sego_model_path()}.get(model, model)

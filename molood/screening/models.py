@@ -91,7 +91,7 @@ class ModelInfo:
     detector: Any = None
     """the in-memory detector the caller gave, else None"""
     evidence: tuple[str, ...] = ()
-    """the detector's evidence columns (:attr:`~molood.detectors.base.BaseDetector.evidence_columns`)"""
+    """the detector's evidence columns (``BaseDetector.evidence_columns``)"""
 
     def threshold(self, fpr: float) -> float:
         """Score threshold at ``fpr`` (flag = score > threshold)."""

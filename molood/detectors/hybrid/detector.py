@@ -50,7 +50,7 @@ from molood.detectors.hybrid.components import (
     check_components,
     molecule_evidence,
 )
-from molood.detectors.hybrid.fusion import RULE_SCORE, fuse
+from molood.detectors.hybrid.fusion import fuse
 from molood.detectors.hybrid.reasons import reason_components, reason_text
 from molood.detectors.inputs import (
     as_list,
@@ -63,7 +63,6 @@ from molood.detectors.registry import register
 from molood.graphs.arrays import GraphArrays
 
 if TYPE_CHECKING:  # pragma: no cover
-    from molood.chem.reference import ReferenceSet
     from molood.detectors.sego.detector import SEGODetector
 
 __all__ = ["HybridDetector", "DEFAULT_COMPONENTS", "EVIDENCE_COLUMNS"]
@@ -311,7 +310,7 @@ class HybridDetector(BaseDetector):
         std, largest = self.featurizer_settings()
         smiles: list[str | None] = []
         mols: list[Any] = []
-        ga, valid, errors = to_graph_arrays(X, largest, self.max_atoms, std, smiles_out=smiles,
+        ga, _, errors = to_graph_arrays(X, largest, self.max_atoms, std, smiles_out=smiles,
                                             mols_out=mols, featurize=self.needs_graphs)
         if isinstance(X, GraphArrays) or not hasattr(self, "index_"):
             if not isinstance(X, GraphArrays):

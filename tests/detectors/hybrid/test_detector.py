@@ -171,7 +171,8 @@ _POOL = ["CCO", "c1ccccc1", "CC(=O)O", "[U]", "CCN(CC)CC", "bad", "OCC", "c1ccc2
          "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "[Na+].[Cl-]", "ClC(Cl)Cl", "C1CCCCC1", None, "CCCCCCCCCC"]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(_POOL), min_size=1, max_size=12))
 def test_property_a_score_depends_only_on_its_molecule(hybrid, batch):
     """Any batch of molecules, in any order and with any neighbours, gives each molecule the

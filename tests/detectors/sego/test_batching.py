@@ -41,3 +41,13 @@ def test_map_row_tiles_pads_to_fixed_tiles():
     out = map_row_tiles(fn, x, 4)
     torch.testing.assert_close(out, x * 2)
     assert set(seen) == {4}
+
+
+def test_budget_epochs_caps_optimiser_steps():
+    from molood.detectors.sego.training import budget_epochs
+
+    assert budget_epochs(578, 128, 400, None) == 400          # no cap: FreeSolv as always
+    assert budget_epochs(578, 128, 400, 2000) == 400          # 5 steps/epoch fit 2000
+    assert budget_epochs(1835, 128, 400, 2000) == 133         # 15 steps/epoch
+    assert budget_epochs(1_000_000, 128, 400, 2000) == 1      # at least one epoch
+    assert budget_epochs(129, 128, 400, 400) == 400           # 128 + 1: the one-graph batch merges
