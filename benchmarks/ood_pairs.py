@@ -512,9 +512,9 @@ def render_markdown(data: dict, source: str = "benchmarks/results/ood_pairs.json
         "- Cells: mean ± std over seeds, **population std** (ddof = 0, as the paper). "
         f"`(k/{target})*` marks a cell with fewer than {target} seeds. AUROC/AUPR/FPR95 in %, OOD = "
         "positive class; AUPR = average precision; FPR95 = FPR on ID at 95% TPR on OOD.",
-        "- A test molecule a method cannot score (its standardisation fails: a handful of SIDER/"
-        "ToxCast entries) is ranked most OOD, as a screen shows it as a row to look at; "
-        "records count them (`n_unscored`).",
+        "- A test molecule a method cannot score (its standardisation fails; so far 2 test "
+        "molecules of one ToxCast → FreeSolv development split) is ranked most OOD, as a "
+        "screen shows it as a row to look at; records count them (`n_unscored`).",
         "- hybrid: `HybridDetector` with its product defaults, one recipe for every pair "
         "(molecules: 5-NN Tanimoto + descriptors, Fisher-fused; graphs: 1-NN in SEGO's "
         "embedding, SEGO trained ≤ 2000 steps); `hybrid_<x>`: ablations fusing only "

@@ -30,7 +30,8 @@ DESCRIPTOR_LABELS = {
     "tpsa": "TPSA", "fraction_csp3": "sp3 carbon share", "halogens": "halogens"}
 """How reasons name each descriptor."""
 
-_HALOGENS = np.array([9, 17, 35, 53, 85])
+_HALOGEN = np.zeros(256, dtype=bool)
+_HALOGEN[[9, 17, 35, 53, 85]] = True
 
 
 def descriptors(mols: Sequence[Any], types: Sequence[np.ndarray] | None = None) -> np.ndarray:
@@ -42,18 +43,28 @@ def descriptors(mols: Sequence[Any], types: Sequence[np.ndarray] | None = None) 
 
     from molood.chem.atomtypes import atom_types
 
+    n_mols = len(mols)
+    out = np.zeros((n_mols, len(DESCRIPTOR_NAMES)), dtype=np.float64)
+    if n_mols == 0:
+        return out
+    types = [atom_types(m) for m in mols] if types is None else types
+    # the atom-count columns for all molecules at once (per-molecule numpy calls cost more)
+    sizes = np.fromiter((len(t) for t in types), dtype=np.int64, count=n_mols)
+    allt = np.concatenate(types) if sizes.sum() else np.zeros((0, 4), dtype=np.int64)
+    mol_of = np.repeat(np.arange(n_mols), sizes)
+    z = allt[:, 0]
+    het = np.bincount(mol_of, weights=(z != 6) & (z != 1), minlength=n_mols)
+    out[:, 0] = sizes
+    out[:, 4] = het
+    out[:, 5] = het / np.maximum(sizes, 1)
+    out[:, 6] = np.bincount(mol_of, weights=np.abs(allt[:, 1]), minlength=n_mols)
+    out[:, 12] = np.bincount(mol_of, weights=_HALOGEN[np.clip(z, 0, 255)], minlength=n_mols)
     non_strict = NumRotatableBondsOptions.NonStrict
-    out = np.zeros((len(mols), len(DESCRIPTOR_NAMES)), dtype=np.float64)
     for i, m in enumerate(mols):
-        t = atom_types(m) if types is None else types[i]
-        n = t.shape[0]
-        z = t[:, 0]
-        het = int(np.count_nonzero((z != 6) & (z != 1)))
-        out[i] = (n, Descriptors.MolWt(m), m.GetRingInfo().NumRings(),
-                  rdMolDescriptors.CalcNumAromaticRings(m), het, het / max(n, 1),
-                  int(np.abs(t[:, 1]).sum()),
-                  rdMolDescriptors.CalcNumRotatableBonds(m, non_strict),
-                  rdMolDescriptors.CalcNumLipinskiHBD(m), rdMolDescriptors.CalcNumLipinskiHBA(m),
-                  rdMolDescriptors.CalcTPSA(m), rdMolDescriptors.CalcFractionCSP3(m),
-                  int(np.isin(z, _HALOGENS).sum()))
+        out[i, 1:4] = (Descriptors.MolWt(m), m.GetRingInfo().NumRings(),
+                       rdMolDescriptors.CalcNumAromaticRings(m))
+        out[i, 7:12] = (rdMolDescriptors.CalcNumRotatableBonds(m, non_strict),
+                        rdMolDescriptors.CalcNumLipinskiHBD(m),
+                        rdMolDescriptors.CalcNumLipinskiHBA(m), rdMolDescriptors.CalcTPSA(m),
+                        rdMolDescriptors.CalcFractionCSP3(m))
     return out

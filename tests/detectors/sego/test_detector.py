@@ -265,3 +265,11 @@ def test_fit_progress_off_a_terminal_is_plain_lines(capsys, caplog, monkeypatch)
     assert "\r" not in err
     lines = [line for line in (err + caplog.text).splitlines() if "SEGO fit: epoch" in line]
     assert len(lines) == 3 and "SEGO fit: epoch 3/3" in lines[-1]
+
+
+def test_max_steps_cuts_the_epochs_run(freesolv_smiles):
+    det = SEGODetector(epochs=50, max_steps=6, batch_size=16, hidden_dim=8, val_fraction=0.1,
+                       verbose=False).fit(freesolv_smiles[:40])
+    assert det.epochs_ == 2 and len(det.history_) == 2  # 36 training molecules: 3 steps/epoch
+    with pytest.raises(ValueError, match="max_steps"):
+        SEGODetector(max_steps=0).fit(freesolv_smiles[:40])
