@@ -183,3 +183,16 @@ def test_property_a_score_depends_only_on_its_molecule(hybrid, batch):
         assert np.array_equal(alone["score"], ev["score"][i:i + 1], equal_nan=True)
         for c in EVIDENCE_COLUMNS:
             assert alone[c][0] == ev[c][i]
+
+
+def test_tiny_training_sets_and_a_sampled_neighbour_set(freesolv_smiles):
+    tiny = HybridDetector(verbose=False).fit(["CCO", "CCN", "CCC"])  # fewer than k neighbours
+    assert tiny.n_cal_ == 3 and np.isfinite(tiny.score_samples(["CCO", "c1ccccc1"])).all()
+    with pytest.raises(ValueError, match="at least 3"):
+        HybridDetector(verbose=False).fit(["CCO", "CCN"])
+    det = HybridDetector(neighbors_size=50, seed=1, verbose=False).fit(freesolv_smiles[:200])
+    assert len(det.reference_) == 50 and det.reference_.n_source == 200 and det.n_cal_ == 200
+    ev = det.score_evidence(freesolv_smiles[:200])
+    kept = set(det.reference_.smiles)
+    assert all(s in kept for s in ev["nearest_smiles"])
+    assert np.isfinite(ev["score"]).all()
