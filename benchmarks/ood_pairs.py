@@ -162,8 +162,26 @@ def _run_knn(train, test, pair, seed, epochs, args):
 
 # Protocols and score variants share the training split of a seed (they differ only in the
 # test sets or in how the test set is scored), so fitted detectors are kept for the current
-# pair and reused: one fit per (pair, mode, seed, epochs).
+# pair and reused: one fit per (pair, detector settings, seed, training size).
 _FITS: dict[tuple, tuple[Any, float]] = {}
+
+
+def _fitted(key: tuple, make: Callable[[], Any], train: Any,
+            quiet: bool = False) -> tuple[Any, float]:
+    """(detector, fit seconds) for ``key`` (its first item: the pair name): ``make()`` fitted
+    on ``train`` the first time, the same detector afterwards; fits of other pairs are
+    dropped. ``quiet``: silence the fit's UserWarnings (unparseable molecules skipped)."""
+    if key not in _FITS:
+        if any(k[0] != key[0] for k in _FITS):
+            _FITS.clear()
+        det = make()
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            if quiet:
+                warnings.simplefilter("ignore", UserWarning)
+            det.fit(train)
+        _FITS[key] = (det, time.perf_counter() - t0)
+    return _FITS[key]
 
 
 def _sego_runner(mode: str, in_batch: bool = False
@@ -171,19 +189,13 @@ def _sego_runner(mode: str, in_batch: bool = False
     def run(train, test, pair, seed, epochs, args):
         from molood.detectors.sego.detector import SEGODetector
 
-        key = (pair.name, mode, seed, epochs, len(train))
-        if key not in _FITS:
-            if any(k[0] != pair.name for k in _FITS):
-                _FITS.clear()
-            det = SEGODetector(
+        det, t_train = _fitted(
+            (pair.name, mode, seed, epochs, len(train)),
+            lambda: SEGODetector(
                 epochs=epochs, batch_size=128, lr=1e-4, alpha=pair.alpha, tree_height=5,
                 seed=seed, mode=mode, val_fraction=0.1, n_jobs=args.n_jobs,
-                num_threads=args.threads, verbose=args.verbose,
-            )
-            t0 = time.perf_counter()
-            det.fit(train)
-            _FITS[key] = (det, time.perf_counter() - t0)
-        det, t_train = _FITS[key]
+                num_threads=args.threads, verbose=args.verbose),
+            train)
         t1 = time.perf_counter()
         if in_batch:  # the authors' transductive test scoring: shuffled batches of 128
             scores = det.score_in_batches(test, batch_size=128, random_state=seed)
@@ -199,19 +211,12 @@ def _hybrid_runner(components: Any = "auto") -> Callable[..., tuple[np.ndarray, 
     def run(train, test, pair, seed, epochs, args):
         from molood.detectors.hybrid.detector import HybridDetector
 
-        key = (pair.name, "hybrid", components, seed, len(train))
-        if key not in _FITS:
-            if any(k[0] != pair.name for k in _FITS):
-                _FITS.clear()
-            det = HybridDetector(components=components, seed=seed, n_jobs=args.n_jobs,
-                                 num_threads=args.threads or 1, verbose=args.verbose,
-                                 on_invalid="skip")
-            t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # skipped unparseable molecules
-                det.fit(train)
-            _FITS[key] = (det, time.perf_counter() - t0)
-        det, t_fit = _FITS[key]
+        det, t_fit = _fitted(
+            (pair.name, "hybrid", components, seed, len(train)),
+            lambda: HybridDetector(components=components, seed=seed, n_jobs=args.n_jobs,
+                                   num_threads=args.threads or 1, verbose=args.verbose,
+                                   on_invalid="skip"),
+            train, quiet=True)
         t1 = time.perf_counter()
         scores = det.score_samples(test)
         return np.asarray(scores, dtype=np.float64), t_fit, time.perf_counter() - t1

@@ -299,9 +299,7 @@ def smiles_to_arrays(smiles: Sequence[object], largest_fragment: bool = False,
         ``"too_large: ..."``. RDKit's log output is captured, not printed.
     """
     acc = _Accumulator(largest_fragment and standardizer is None)
-    add = acc.add
-    if not featurize:
-        add = _no_featurization
+    add = acc.add if featurize else _no_featurization
     errors: list[str | None] = [None] * len(smiles)
     written: list[str | None] = [None] * len(smiles)
     prepared: list[Chem.Mol | None] = [None] * len(smiles)
@@ -353,7 +351,7 @@ def smiles_to_arrays(smiles: Sequence[object], largest_fragment: bool = False,
 
 
 def _no_featurization(mol: Chem.Mol, chiral: bool = True, plain: bool = False) -> None:
-    """What :func:`smiles_to_arrays` calls instead of featurizing with ``featurize=False``."""
+    """What the featurizers call instead of ``_Accumulator.add`` with ``featurize=False``."""
 
 
 def molblocks_to_arrays(blocks: Sequence[str | None], largest_fragment: bool = False,
@@ -365,6 +363,7 @@ def molblocks_to_arrays(blocks: Sequence[str | None], largest_fragment: bool = F
     ``"sdf_parse_error: <RDKit message>"``, ``"standardize_error: ..."`` or
     ``"too_large: ..."`` (``max_atoms``)."""
     acc = _Accumulator(largest_fragment and standardizer is None)
+    add = acc.add if featurize else _no_featurization
     errors: list[str | None] = [None] * len(blocks)
     written: list[str | None] = [None] * len(blocks)
     prepared: list[Chem.Mol | None] = [None] * len(blocks)
@@ -376,8 +375,7 @@ def molblocks_to_arrays(blocks: Sequence[str | None], largest_fragment: bool = F
                                                        standardizer, smiles_out is not None)
             if mol is not None:
                 prepared[i] = mol
-                if featurize:
-                    acc.add(mol)
+                add(mol)
     if smiles_out is not None:
         smiles_out.extend(written)
     if mols_out is not None:

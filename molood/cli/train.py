@@ -143,8 +143,7 @@ def train(ctx: click.Context, input: str, model_out: str, smiles_col: str | None
                       val_fraction=val_fraction, largest_fragment=largest_fragment,
                       max_steps=max_steps)
     else:
-        sego_part = {n: v for n, v in (("alpha", alpha), ("batch_size", batch_size),
-                                       ("val_fraction", val_fraction)) if n in given}
+        sego_part = {n: ctx.params[n] for n in _SEGO_PART if n in given}
         params = dict(common, components=components, k=k, calibration_size=calibration_size,
                       neighbors_size=neighbors_size, sego_params=sego_part or None)
         if max_steps is not None:

@@ -133,18 +133,26 @@ class EnvironmentCounts:
 
 
 class EmbeddingIndex:
-    """Exact cosine nearest neighbours among ID graph embeddings (float32, unit rows)."""
+    """Exact cosine nearest neighbours among ID graph embeddings.
 
-    def __init__(self, emb: np.ndarray) -> None:
+    ``unit``: float32 [n, d] unit rows (what model files store); searches use their float64
+    copy, made once."""
+
+    def __init__(self, unit: np.ndarray) -> None:
+        self.unit = np.asarray(unit, dtype=np.float32)
+        self._ref = self.unit.astype(np.float64)
+
+    @classmethod
+    def from_embeddings(cls, emb: np.ndarray) -> "EmbeddingIndex":
+        """The index of raw embeddings ``emb`` [n, d] (rows scaled to unit length)."""
         e = np.asarray(emb, dtype=np.float64)
-        self.unit = (e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
-                     ).astype(np.float32)
+        return cls(e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12))
 
     def score(self, emb: np.ndarray, k: int, exclude: np.ndarray | None = None,
               block: int = 256) -> np.ndarray:
         """1 − mean cosine of the ``k`` nearest ID embeddings of each row of ``emb``; per row
         independent of the others (fixed row blocks, float64 products)."""
-        ref = self.unit.astype(np.float64)
+        ref = self._ref
         e = np.asarray(emb, dtype=np.float64)
         q = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
         out = np.zeros(len(q))
@@ -169,6 +177,11 @@ class MoleculeEvidence:
     nearest: np.ndarray
     nearest_similarity: np.ndarray
     violations: list[list[str]]
+
+    @property
+    def rule(self) -> np.ndarray:
+        """bool [n]: the molecule breaks the atom-type rule."""
+        return np.fromiter(map(bool, self.violations), dtype=bool, count=len(self.violations))
 
 
 def molecule_evidence(prof: Profiles, mols: Sequence[Any], comps: Sequence[str],

@@ -51,7 +51,7 @@ from molood.detectors.hybrid.components import (
     molecule_evidence,
 )
 from molood.detectors.hybrid.fusion import fuse
-from molood.detectors.hybrid.reasons import reason_components, reason_text
+from molood.detectors.hybrid.reasons import component_phrases, reason_components, reason_text
 from molood.detectors.inputs import (
     as_list,
     check_training_rows,
@@ -201,11 +201,9 @@ class HybridDetector(BaseDetector):
         comps = self._validate_params(graphs_only)
         self.components_ = comps
         std, largest = self.featurizer_settings()
-        smiles: list[str | None] = []
         mols: list[Any] = []
-        ga, valid, errors = to_graph_arrays(X, largest, standardizer=std, smiles_out=smiles,
-                                            mols_out=mols, featurize=graphs_only
-                                            or self.needs_graphs)
+        ga, valid, errors = to_graph_arrays(X, largest, standardizer=std, mols_out=mols,
+                                            featurize=graphs_only or self.needs_graphs)
         check_training_rows(errors, self.on_invalid)
         n = int(valid.sum())
         if n < 3:
@@ -225,7 +223,8 @@ class HybridDetector(BaseDetector):
         prof = (None if graphs_only
                 else self._fit_molecules(mols, np.flatnonzero(valid), cal_pos))
         if "embedding" in comps:
-            self.embedding_ = EmbeddingIndex(self.sego_.embed_graphs(ga))  # type: ignore
+            self.embedding_ = EmbeddingIndex.from_embeddings(
+                self.sego_.embed_graphs(ga))  # type: ignore[union-attr]
         raw = self._loo_scores(mols, prof, ga, null_pos)
         self.nulls_ = {c: np.sort(raw[c]) for c in comps if c != "sego"}
         if "sego" in comps:
@@ -296,28 +295,17 @@ class HybridDetector(BaseDetector):
                                    self.environments_, self.atom_types_,
                                    exclude=self._ref_row[pos])
             out.update(ev.scores)
-            out["_rule"] = np.array([bool(v) for v in ev.violations])
+            out["_rule"] = ev.rule
         if "embedding" in self.components_:
             emb = self.sego_.embed_graphs(ga.take(pos))  # type: ignore[union-attr]
             out["embedding"] = self.embedding_.score(emb, int(self.k_embedding), exclude=pos)
         return out
 
     # ------------------------------------------------------------------ scoring
-    def _prepare(self, X: Any) -> tuple[GraphArrays | None, list[Any] | None,
-                                         list[str | None], list[str | None]]:
-        """(graphs when needed, standardised molecule per input (None for a graph model), their
-        SMILES, error per input)."""
-        std, largest = self.featurizer_settings()
-        smiles: list[str | None] = []
-        mols: list[Any] = []
-        ga, _, errors = to_graph_arrays(X, largest, self.max_atoms, std, smiles_out=smiles,
-                                            mols_out=mols, featurize=self.needs_graphs)
-        if isinstance(X, GraphArrays) or not hasattr(self, "index_"):
-            if not isinstance(X, GraphArrays):
-                raise TypeError("this hybrid model was fitted on graphs without molecules; "
-                                "score a GraphArrays")
-            return ga, None, smiles, errors
-        return ga, mols, smiles, errors
+    @property
+    def fitted_on_molecules(self) -> bool:
+        """True for a model of molecules, False for one of graphs without molecules (TU)."""
+        return self.descriptors_ is not None
 
     def score_prepared(self, ga: GraphArrays | None, mols: Sequence[Any] | None,
                        fpr: float | None = None) -> tuple[np.ndarray, dict[str, list]]:
@@ -332,6 +320,11 @@ class HybridDetector(BaseDetector):
         """
         self._check_is_fitted()
         fpr = self._resolve_fpr(fpr)
+        if (mols is not None) != self.fitted_on_molecules:
+            raise TypeError("this hybrid model was fitted on molecules; score SMILES or RDKit "
+                            "Mols" if self.fitted_on_molecules else
+                            "this hybrid model was fitted on graphs without molecules; score a "
+                            "GraphArrays")
         if mols is None:
             valid = np.ones(0 if ga is None else len(ga), dtype=bool)
         else:
@@ -351,7 +344,7 @@ class HybridDetector(BaseDetector):
             me = molecule_evidence(prof, ok_mols, self.components_, self.index_, int(self.k),
                                    self.descriptors_, self.environments_, self.atom_types_)
             raw.update(me.scores)
-            rule = np.array([bool(v) for v in me.violations])
+            rule = me.rule
         if "sego" in self.components_:
             raw["sego"] = self.sego_.score_graphs(ga, max_atoms=None)  # type: ignore
         if "embedding" in self.components_:
@@ -371,45 +364,30 @@ class HybridDetector(BaseDetector):
                 viol = me.violations[j] if me is not None else []
                 pv = {c: float(p[j]) for c, p in pvals.items()}
                 named = [] if viol else reason_components(pv)
-                details = (self._details(named, ok_mols[j], prof.desc[j],
-                                         me.nearest_similarity[j]) if me is not None
-                           else self._details(named))
+                details = (component_phrases(named, ok_mols[j], prof.desc[j],
+                                             me.nearest_similarity[j], self.descriptors_,
+                                             self.environments_) if me is not None
+                           else component_phrases(named))
                 ev["reason"][r] = reason_text(viol, pv, details)
         return scores, ev
-
-    def _details(self, named: Sequence[str], mol: Any = None,
-                 desc_row: np.ndarray | None = None,
-                 nearest_sim: float | None = None) -> dict[str, str]:
-        """The phrases of components ``named`` for a reason (only flagged molecules get one)."""
-        out: dict[str, str] = {}
-        for c in named:
-            if c == "sego":
-                out[c] = "unusual graph structure (SEGO)"
-            elif c == "embedding":
-                out[c] = "unusual graph structure (nearest training graphs in SEGO's embedding)"
-            elif c == "knn":
-                out[c] = f"nearest training molecule Tanimoto {nearest_sim:.2f}"
-            elif c == "descriptors":
-                out[c] = self.descriptors_.reason(desc_row)  # type: ignore[union-attr,arg-type]
-            elif c == "environments":
-                u, t = self.environments_.unseen(mol)  # type: ignore[union-attr]
-                out[c] = f"{u} of {t} atom environments unseen"
-        return out
 
     def score_evidence(self, X: Any, fpr: float | None = None) -> dict[str, Any]:
         """Scores with their evidence: ``score`` (float64 [n]), ``status`` (list of str) and
         the lists of :data:`EVIDENCE_COLUMNS` (reasons only for rows flagged at ``fpr``)."""
         self._check_is_fitted()
-        ga, mols, _, errors = self._prepare(X)
+        std, largest = self.featurizer_settings()
+        mols: list[Any] = []
+        ga, _, errors = to_graph_arrays(X, largest, self.max_atoms, std, mols_out=mols,
+                                        featurize=self.needs_graphs)
         status = ["ok" if e is None else e for e in errors]
-        if mols is not None:
+        if not isinstance(X, GraphArrays):
             scores, ev = self.score_prepared(ga, mols, fpr)
             return {"score": scores, "status": status, **ev}
         n = len(errors)  # graphs without molecules: ga holds the valid ones
         ok = np.flatnonzero([e is None for e in errors]).tolist()
         scores = np.full(n, np.nan)
         ev = {c: [None] * n for c in EVIDENCE_COLUMNS}
-        if ga is not None:
+        if ga is not None or self.fitted_on_molecules:
             s_ok, ev_ok = self.score_prepared(ga, None, fpr)
             scores[ok] = s_ok
             for c in EVIDENCE_COLUMNS:

@@ -1,11 +1,16 @@
 """The ``molood_reason`` text of a flagged molecule: the hard rule it breaks, else the evidence
-whose p-values are smallest (at most two phrases). numpy only."""
+whose p-values are smallest (at most two phrases). numpy (+ RDKit for environments)."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-__all__ = ["reason_text", "reason_components", "SECOND_REASON_P"]
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from molood.detectors.hybrid.components import DescriptorStats, EnvironmentCounts
+
+__all__ = ["reason_text", "reason_components", "component_phrases", "SECOND_REASON_P"]
 
 SECOND_REASON_P = 0.05
 """A second component is named too when its p-value is at most this."""
@@ -28,3 +33,26 @@ def reason_text(violations: Sequence[str], pvalues: Mapping[str, float],
         text = "; ".join(violations[:2])
         return text + (f" (+{len(violations) - 2} more)" if len(violations) > 2 else "")
     return "; ".join(details.get(c, c) for c in reason_components(pvalues))
+
+
+def component_phrases(named: Sequence[str], mol: Any = None, desc_row: np.ndarray | None = None,
+                      nearest_sim: float | None = None,
+                      descriptors: DescriptorStats | None = None,
+                      environments: EnvironmentCounts | None = None) -> dict[str, str]:
+    """The phrase of each component in ``named`` for one molecule (computed only for the
+    components a flagged molecule's reason names): its standardised Mol, descriptor row,
+    nearest-neighbour Tanimoto and the ID statistics they are read against."""
+    out: dict[str, str] = {}
+    for c in named:
+        if c == "sego":
+            out[c] = "unusual graph structure (SEGO)"
+        elif c == "embedding":
+            out[c] = "unusual graph structure (nearest training graphs in SEGO's embedding)"
+        elif c == "knn":
+            out[c] = f"nearest training molecule Tanimoto {nearest_sim:.2f}"
+        elif c == "descriptors":
+            out[c] = descriptors.reason(desc_row)  # type: ignore[union-attr,arg-type]
+        elif c == "environments":
+            u, t = environments.unseen(mol)  # type: ignore[union-attr]
+            out[c] = f"{u} of {t} atom environments unseen"
+    return out

@@ -94,9 +94,7 @@ def restore_hybrid(det: "HybridDetector", manifest: dict[str, Any],
     if "hybrid.environments" in tensors:
         det.environments_ = EnvironmentCounts(np.array(tensors["hybrid.environments"]))
     if "hybrid.embedding" in tensors:
-        emb = EmbeddingIndex.__new__(EmbeddingIndex)
-        emb.unit = np.array(tensors["hybrid.embedding"], dtype=np.float32)
-        det.embedding_ = emb
+        det.embedding_ = EmbeddingIndex(np.array(tensors["hybrid.embedding"]))
     det.sego_ = None
     if "sego" in manifest:
         from molood.detectors.sego.detector import SEGODetector

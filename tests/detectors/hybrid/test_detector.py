@@ -196,3 +196,11 @@ def test_tiny_training_sets_and_a_sampled_neighbour_set(freesolv_smiles):
     kept = set(det.reference_.smiles)
     assert all(s in kept for s in ev["nearest_smiles"])
     assert np.isfinite(ev["score"]).all()
+
+
+def test_a_model_refuses_the_other_kind_of_input(hybrid, freesolv_smiles):
+    from molood.chem.features import smiles_to_arrays
+
+    ga, _ = smiles_to_arrays(freesolv_smiles[:5])
+    with pytest.raises(TypeError, match="fitted on molecules"):
+        hybrid.score_samples(ga)
