@@ -65,7 +65,7 @@ SETS: dict[str, ADSet] = {s.name: s for s in [
     ADSet("NCI1", "NCI1", 400, 1.0, 64, 70.34),
     ADSet("IMDB-B", "IMDB-BINARY", 400, 0.2, 128, 66.48, features=False),
 ]}
-METHODS = ("molood", "molood_faithful", "wl_knn")
+METHODS = ("molood", "molood_faithful", "hybrid", "wl_knn")
 WL_ITERATIONS, WL_K = 3, 5
 
 
@@ -88,6 +88,18 @@ def run_method(method: str, s: ADSet, ga, n_label_cols: int, split, epochs: int,
         ftr = ad.wl_features(train, WL_ITERATIONS, n_label_cols)
         fte = ad.wl_features(test, WL_ITERATIONS, n_label_cols)
         return ad.wl_knn_scores(ftr, fte, WL_K), 0.0, time.perf_counter() - t0
+    if method == "hybrid":  # graphs without molecules: neighbours in SEGO's embedding
+        from molood.detectors.hybrid.detector import HybridDetector
+
+        det = HybridDetector(epochs=epochs, seed=split.fold + 1, num_threads=args.threads,
+                             verbose=args.verbose,
+                             sego_params={"batch_size": s.batch_size, "alpha": s.alpha,
+                                          "lr": 1e-4, "tree_height": 5})
+        t0 = time.perf_counter()
+        det.fit(train)
+        t1 = time.perf_counter()
+        return (np.asarray(det.score_samples(test), dtype=np.float64), t1 - t0,
+                time.perf_counter() - t1)
     from molood.detectors.sego.detector import SEGODetector
 
     det = SEGODetector(epochs=epochs, batch_size=s.batch_size, lr=1e-4, alpha=s.alpha,
@@ -152,8 +164,10 @@ def render_markdown(data: dict, planted_md: str = "") -> str:
            "- **wl_knn** (floor): Weisfeiler–Lehman subtree histograms (3 rounds, start colour = "
            f"node label, degree for IMDB-B), cosine; score = mean distance to the {WL_K} nearest "
            "training graphs. No training.",
-           "- **Not run**: the hybrid (graph-embedding neighbour) detector of the hybrid issue does "
-           "not exist yet.", ""]
+           "- **hybrid**: `HybridDetector` with its product defaults for graphs without molecules "
+           "(score = 1 − cosine to the nearest training graph in SEGO's learned embedding, "
+           "calibrated leave-one-out; SEGO trained on all the training graphs for the column's "
+           "epochs, at most 2,000 steps, with the set's α and batch size).", ""]
     target = 5
     out += ["## AUROC (%) ↑, mean ± std over trials", ""]
     head = ["data set", "paper SEGO", "GOOD-D (published)"] + [_col_name(c) for c in cols]
@@ -204,7 +218,12 @@ SHORTFALL = [
     "## Where it falls short, and why", "",
     "The target (mean ≥ the paper's 73.59 and above GOOD-D on each set) is **not met**: both "
     "SEGO modes are below the paper on every data set, and the training-free WL-kNN floor beats "
-    "them on DHFR, BZR, NCI1 and IMDB-B. What differs from the paper's (unreleased) setup:",
+    "them on DHFR, BZR, NCI1 and IMDB-B. The hybrid detector (nearest training graph in SEGO's "
+    "embedding) lifts the mean to 62.17 — above the paper on NCI1 (81.04 vs 70.34), level with "
+    "WL-kNN there and on DHFR, below the paper on the other four — and stays below the WL-kNN "
+    "mean (62.96): on these sets the embedding's neighbours are about as informative as "
+    "WL histograms, and BZR's and ENZYMES' folds are too small for either to be stable. What "
+    "differs from the paper's (unreleased) setup:",
     "- **Epochs**: capped at 100 (GOOD-D's AD scripts use 400, DHFR 20) to fit the CPU budget. "
     "The `epochs ≤ 400` column re-runs ENZYMES (default mode) at GOOD-D's 400 epochs as a check "
     "of the cap; ENZYMES because its 5 trials fit the budget left; reported as measured "

@@ -1,4 +1,5 @@
-"""molood.audit: K-fold cross-fitted audit of one's own collection (tiny epochs)."""
+"""molood.audit: K-fold cross-fitted audit of one's own collection, with hybrid fold models (the
+default) and SEGO ones (tiny epochs)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from molood.audit import AUDIT_COLUMNS, audit_smiles, chemistry_reasons
 ORGANICS = ["C" * k + tail for k in range(1, 8) for tail in ("O", "N", "Cl", "C(=O)O")]  # 28
 
 
-@pytest.fixture(scope="module")
-def audited():
+@pytest.fixture(scope="module", params=["hybrid", "sego"])
+def audited(request):
     smiles = ORGANICS[:10] + ["[Na+].[Cl-]", None, "not a smiles"] + ORGANICS[10:] + ["CCO"]
-    return smiles, audit_smiles(smiles, folds=3, epochs=1, seed=0)
+    return smiles, audit_smiles(smiles, folds=3, epochs=1, seed=0, detector=request.param)
 
 
 def test_every_row_in_order_with_the_columns(audited):
@@ -63,6 +64,20 @@ def test_chemistry_reasons():
     r = chemistry_reasons(Chem.MolFromSmiles("[Pt](Cl)(Cl)(N)N"))
     assert "metal: Pt" in r and "no carbon" in r
     assert chemistry_reasons(Chem.MolFromSmiles("CC[Se]C")) == ["unusual element: Se"]
+
+
+def test_hybrid_fold_models_flag_a_foreign_member_and_say_why(freesolv_smiles):
+    """A drug among FreeSolv's small molecules: far from every other member (no chemistry
+    rule fires), flagged with the fold model's reason."""
+    drug = "CC(C)Cc1ccc(cc1)[C@@H](C)C(=O)NCCc1c[nH]c2ccc(O)cc12"
+    smiles = freesolv_smiles[:150] + [drug]
+    res = audit_smiles(smiles, folds=3, seed=0, fpr=0.05)
+    last = res.iloc[-1]
+    assert bool(last["molood_is_ood"]) and last["molood_pvalue"] <= 0.05
+    assert res["molood_score"].rank(ascending=False).iloc[-1] <= 8  # top 5% of 151
+    assert "Tanimoto" in last["molood_reason"] or "unusual" in last["molood_reason"]
+    with pytest.raises(ValueError, match="detector"):
+        audit_smiles(smiles, folds=3, detector="svm")
 
 
 def test_too_few_molecules():

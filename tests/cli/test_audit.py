@@ -10,7 +10,8 @@ SMILES = ["C" * k + tail for k in range(1, 8) for tail in ("O", "N", "Cl", "C(=O
 def test_help(molood):
     r = molood("audit", "--help")
     assert r.exit_code == 0
-    for text in ("--folds", "--epochs", "--fpr", "molood_reason", "molood_nearest_row", "Example"):
+    for text in ("--folds", "--detector", "--epochs", "--fpr", "molood_reason",
+                 "molood_nearest_row", "Example"):
         assert text in r.output, text
 
 
