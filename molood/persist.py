@@ -6,8 +6,8 @@ A model file is a plain `safetensors <https://huggingface.co/docs/safetensors>`_
   and for every detector ``calibration.scores``, the held-out ID scores, float64);
 - the safetensors metadata holds one key, ``"molood"``, whose value is a JSON manifest:
   ``format`` / ``format_version``, ``detector`` (the registry name, e.g. ``"sego"``; see
-  :mod:`molood.detectors.registry`), the molood/torch/dgl/rdkit/numpy/python versions that wrote
-  it, the detector's hyper-parameters (``get_params()``), and what the detector adds about itself
+  :mod:`molood.detectors.registry`), the molood/torch/dgl/rdkit/usearch/numpy/python versions
+  that wrote it, the detector's hyper-parameters (``get_params()``), and what the detector adds about itself
   (training set size and SHA-256, featurizer settings, timings, calibration: n_cal, default fpr,
   threshold, ...; :meth:`~molood.detectors.base.BaseDetector._get_state`).
 
@@ -78,7 +78,8 @@ def _versions() -> dict[str, str]:
 
     return {"molood": molood.__version__, "torch": _installed_version("torch"),
             "dgl": _installed_version("dgl"), "rdkit": _installed_version("rdkit"),
-            "numpy": np.__version__, "python": platform.python_version()}
+            "usearch": _installed_version("usearch"), "numpy": np.__version__,
+            "python": platform.python_version()}
 
 
 def _jsonable(v: Any) -> Any:

@@ -8,7 +8,7 @@ Importing this module does not import torch; fitting does.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from molood.exceptions import MoloodInputError
 from molood.io.formats import detect_format
@@ -31,7 +31,9 @@ def train_file(input: str | os.PathLike, output: str | os.PathLike, *,
     Unparseable rows are skipped with a warning unless ``on_invalid="raise"`` is passed.
     ``params`` go to the detector (``seed``, ``fpr``, ``standardize``, ...).
     SMILES are handed to the detector as text (it parses them itself); SD records as RDKit
-    molecules (None for a record that does not parse).
+    molecules (None for a record that does not parse). The hybrid detector takes the file
+    chunk by chunk (:meth:`~molood.detectors.hybrid.detector.HybridDetector.fit_chunks`:
+    memory grows by ~0.7 kB a molecule, not by the molecules); SEGO takes it whole.
 
     The model file records where its molecules came from (``training_set.source``): the
     file's base name, the SMILES column used (None for SD files), the rows read and the rows
@@ -44,21 +46,34 @@ def train_file(input: str | os.PathLike, output: str | os.PathLike, *,
     det = get_detector_class(detector)(**params)
     det._validate_params()
     column = _smiles_column(input, smiles_col)
-    items: list[Any] = []
     names: list[Any] = []
-    for b in read_batches(input, smiles_col, batch_size=_READ_ROWS, infer_types=False):
-        items.extend(b.mols()[0] if b.kind == "molblock" else b.smiles)
-        names.extend(_names(b.columns, len(b)))
-    if not items:
-        raise MoloodInputError(f"{os.fspath(input)}: no rows to train on")
-    det.fit(items)
+
+    def chunks() -> Iterator[list[Any]]:
+        for b in read_batches(input, smiles_col, batch_size=_READ_ROWS, infer_types=False):
+            names.extend(_names(b.columns, len(b)))
+            yield list(b.mols()[0] if b.kind == "molblock" else b.smiles)
+
+    if hasattr(det, "fit_chunks"):  # streams: the file is never held as molecules
+        det.fit_chunks(_nonempty(chunks(), input))
+    else:
+        det.fit([x for c in _nonempty(chunks(), input) for x in c])
     ref = getattr(det, "reference_", None)
     if ref is not None and ref.source_index is not None and any(n is not None for n in names):
         ref.names = ["" if names[i] is None else str(names[i]) for i in ref.source_index]
     det.training_source_ = {"file": os.path.basename(os.fspath(input)), "smiles_col": column,
-                            "rows": len(items), "skipped": len(items) - int(det.n_fit_)}
+                            "rows": len(names), "skipped": len(names) - int(det.n_fit_)}
     det.save(output)
     return det
+
+
+def _nonempty(chunks: Iterator[list[Any]], input: str | os.PathLike) -> Iterator[list[Any]]:
+    """``chunks``, or MoloodInputError when the file has no rows at all."""
+    seen = False
+    for c in chunks:
+        seen = seen or bool(c)
+        yield c
+    if not seen:
+        raise MoloodInputError(f"{os.fspath(input)}: no rows to train on")
 
 
 def _names(columns: Any, n: int) -> list[Any]:

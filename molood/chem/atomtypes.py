@@ -86,6 +86,21 @@ class AtomTypeSet:
             counts.append(n.astype(np.int64))
         return cls(codes, counts)
 
+    @classmethod
+    def from_distinct(cls, rows: np.ndarray, offsets: np.ndarray) -> "AtomTypeSet":
+        """:meth:`build` from each molecule's distinct atom-type rows, concatenated (int [r, 4];
+        molecule i is ``rows[offsets[i]:offsets[i + 1]]``), vectorised for millions."""
+        rows = np.asarray(rows, dtype=np.int64)
+        mol_of = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+        codes = _codes(rows) if len(rows) else np.zeros((0, 4), np.int64)
+        out_codes, out_counts = [], []
+        for j in range(4):
+            pairs = np.unique(np.stack([mol_of, codes[:, j]], axis=1), axis=0)
+            u, n = np.unique(pairs[:, 1], return_counts=True)
+            out_codes.append(u.astype(np.int64))
+            out_counts.append(n.astype(np.int64))
+        return cls(out_codes, out_counts)
+
     def _found(self, codes: np.ndarray, leave_one_out: bool) -> np.ndarray:
         """bool [n_atoms, 4]: whether each atom passes each check."""
         found = np.zeros(codes.shape, dtype=bool)

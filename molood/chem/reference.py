@@ -12,7 +12,8 @@ elements. Model files store it as plain tensors (:meth:`ReferenceSet.to_tensors`
 ``reference.smiles``            uint8: the UTF-8 canonical SMILES, concatenated
 ``reference.smiles_offsets``    int64 [n + 1]: molecule i is bytes ``off[i]:off[i + 1]``
 ``reference.names[_offsets]``   the same for IDs/names (only when there are names)
-``reference.fingerprints``      uint8 [n, 256]: packed Morgan bits
+``reference.fingerprints``      uint8 [n, 256]: packed Morgan bits (left out when a HNSW
+                                neighbour index in the file holds them)
 ``reference.calibration``       uint8 [n]: 1 = held out of training (calibration molecule)
 ``reference.environments``      uint32 [m], sorted: atom-environment identifiers seen
 ``reference.elements``          uint8 [e], sorted: atomic numbers seen
@@ -23,8 +24,8 @@ About 300 bytes a molecule (256 of them the fingerprint). RDKit + numpy; no torc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -69,7 +70,9 @@ class ReferenceSet:
         RDKit canonical SMILES of the kept molecules.
     names : list of str, or None
         An ID or name per kept molecule ("" where unknown), or None.
-    fingerprints : ndarray uint8 [n, 256]
+    fingerprints : ndarray uint8 [n, 256], or None
+        None when they are kept elsewhere (a HNSW neighbour index holds them:
+        ``fingerprint_source`` gives them on first use); read them with :meth:`packed`.
     calibration : ndarray bool [n]
         True for molecules held out of training (the model's calibration molecules).
     environments : ndarray uint32 [m], sorted
@@ -83,20 +86,35 @@ class ReferenceSet:
     source_index : ndarray int64 [n] or None
         Position of each kept molecule in what it was built from (``positions`` of
         :meth:`build`; not stored in files): how names are attached afterwards.
+    fingerprint_source : callable or None
+        Returns the fingerprints when ``fingerprints`` is None.
     """
 
     smiles: list[str]
     names: list[str] | None
-    fingerprints: np.ndarray
+    fingerprints: np.ndarray | None
     calibration: np.ndarray
     environments: np.ndarray
     elements: np.ndarray
     n_source: int
     source: str = "training set"
     source_index: np.ndarray | None = None
+    fingerprint_source: Callable[[], np.ndarray] | None = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        self._counts = np.bitwise_count(self.fingerprints).sum(axis=1, dtype=np.int64)
+    def packed(self) -> np.ndarray:
+        """The packed fingerprints, uint8 [n, 256] (fetched once from ``fingerprint_source``
+        when the set does not hold them)."""
+        if self.fingerprints is None:
+            if self.fingerprint_source is None:
+                raise ValueError("this reference set has no fingerprints")
+            self.fingerprints = np.asarray(self.fingerprint_source(), dtype=np.uint8)
+        return self.fingerprints
+
+    def _bit_counts(self) -> np.ndarray:
+        counts = getattr(self, "_counts", None)
+        if counts is None:  # only explanations need them: not computed at load
+            counts = self._counts = np.bitwise_count(self.packed()).sum(axis=1, dtype=np.int64)
+        return counts
 
     def __len__(self) -> int:
         return len(self.smiles)
@@ -119,10 +137,7 @@ class ReferenceSet:
         from rdkit import Chem
 
         n = len(mols)
-        keep = np.arange(n)
-        if max_size is not None and n > int(max_size):
-            rng = np.random.RandomState(int(seed))
-            keep = np.sort(rng.choice(n, size=int(max_size), replace=False))
+        keep = cls.sample(n, max_size, seed)
         cal = np.zeros(n, dtype=bool)
         if calibration is not None:
             cal[np.asarray(calibration, dtype=np.int64)] = True
@@ -144,15 +159,27 @@ class ReferenceSet:
                    source_index=(keep if positions is None
                                  else np.asarray(positions, dtype=np.int64)[keep]))
 
+    @staticmethod
+    def sample(n: int, max_size: int | None, seed: int) -> np.ndarray:
+        """Sorted positions of the molecules a set of ``n`` keeps: all of them up to
+        ``max_size``, else ``max_size`` drawn with ``RandomState(seed)``."""
+        if max_size is None or n <= int(max_size):
+            return np.arange(n)
+        rng = np.random.RandomState(int(seed))
+        return np.sort(rng.choice(n, size=int(max_size), replace=False))
+
     # ------------------------------------------------------------------ model files
-    def to_tensors(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """(tensors named ``reference.*``, manifest entry) for a model file."""
+    def to_tensors(self, fingerprints: bool = True) -> tuple[dict[str, np.ndarray],
+                                                             dict[str, Any]]:
+        """(tensors named ``reference.*``, manifest entry) for a model file; ``fingerprints``
+        False leaves them out (a neighbour index in the same file holds them)."""
         smi, off = _encode(self.smiles)
         t = {f"{PREFIX}smiles": smi, f"{PREFIX}smiles_offsets": off,
-             f"{PREFIX}fingerprints": np.ascontiguousarray(self.fingerprints, dtype=np.uint8),
              f"{PREFIX}calibration": self.calibration.astype(np.uint8),
              f"{PREFIX}environments": self.environments.astype(np.uint32),
              f"{PREFIX}elements": self.elements.astype(np.uint8)}
+        if fingerprints:
+            t[f"{PREFIX}fingerprints"] = np.ascontiguousarray(self.packed(), dtype=np.uint8)
         if self.names is not None:
             t[f"{PREFIX}names"], t[f"{PREFIX}names_offsets"] = _encode(self.names)
         meta = {"n": len(self), "n_source": int(self.n_source), "source": self.source,
@@ -163,9 +190,11 @@ class ReferenceSet:
         return t, meta
 
     @classmethod
-    def from_tensors(cls, tensors: dict[str, np.ndarray], meta: dict[str, Any] | None = None
+    def from_tensors(cls, tensors: dict[str, np.ndarray], meta: dict[str, Any] | None = None,
+                     fingerprint_source: Callable[[], np.ndarray] | None = None
                      ) -> "ReferenceSet | None":
-        """The set stored by :meth:`to_tensors`, or None when ``tensors`` hold none."""
+        """The set stored by :meth:`to_tensors`, or None when ``tensors`` hold none
+        (``fingerprint_source``: where its fingerprints are when they were left out)."""
         if f"{PREFIX}smiles" not in tensors:
             return None
         meta = meta or {}
@@ -173,8 +202,13 @@ class ReferenceSet:
         smiles = _decode(g("smiles"), g("smiles_offsets"))
         names = (_decode(g("names"), g("names_offsets")) if f"{PREFIX}names" in tensors
                  else None)
-        return cls(smiles=smiles, names=names,
-                   fingerprints=g("fingerprints").astype(np.uint8).reshape(len(smiles), -1),
+        fps = None
+        if f"{PREFIX}fingerprints" in tensors:
+            fps = np.asarray(g("fingerprints"), dtype=np.uint8).reshape(len(smiles), -1)
+        elif fingerprint_source is None:
+            raise ValueError("the model file's reference set has no fingerprints")
+        return cls(smiles=smiles, names=names, fingerprints=fps,
+                   fingerprint_source=fingerprint_source,
                    calibration=g("calibration").astype(bool),
                    environments=g("environments").astype(np.uint32),
                    elements=g("elements").astype(np.uint8),
@@ -187,7 +221,7 @@ class ReferenceSet:
         Tanimoto) pairs, most similar first (ties: lower index first)."""
         if len(self) == 0 or k < 1:
             return []
-        sim = tanimoto(packed_fingerprints([mol])[0], self.fingerprints, self._counts)
+        sim = tanimoto(packed_fingerprints([mol])[0], self.packed(), self._bit_counts())
         k = min(int(k), sim.shape[0])
         top = np.argpartition(-sim, k - 1)[:k] if k < sim.shape[0] else np.arange(sim.shape[0])
         order = sorted(top.tolist(), key=lambda i: (-sim[i], i))

@@ -112,6 +112,16 @@ def describe(path: str, manifest: dict[str, Any], sha: str, size: int) -> str:
     keys = list(shown)
     for i in range(0, len(keys), 4):
         lines.append("  " + "  ".join(f"{k}={shown[k]}" for k in keys[i:i + 4]))
+    if hybrid:
+        nb = manifest.get("neighbors") or {}
+        ref = manifest.get("reference") or {}
+        if nb.get("index"):
+            lines.append(f"neighbours     {nb['index']} search over "
+                         f"{num(ref.get('n'), ',')} training molecules")
+    if hist:
+        lines.append(f"training       {len(hist)} epochs run (epochs={params.get('epochs')}, "
+                     f"max_steps={params.get('max_steps')}), on one torch thread: the same "
+                     "file, versions and parameters give the same model on any core count")
     if hist:
         last = hist[-1]
         losses = ", ".join(f"{k} {num(val)}" for k, val in last.items()

@@ -9,8 +9,10 @@ rate, the one ``molood screen`` uses when it is given no ``--fpr``.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
+from typing import Any
 
 import click
 
@@ -33,12 +35,37 @@ def _check_standardize(ctx: click.Context, param: click.Parameter, value: str) -
     return value
 
 
+class _Duration(click.ParamType):
+    """Seconds, or a number followed by s, m or h."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value).strip().lower()
+        scale = {"s": 1, "m": 60, "h": 3600}.get(text[-1:], None)
+        try:
+            seconds = float(text[:-1] if scale else text) * (scale or 1)
+        except ValueError:
+            self.fail(f"{value!r} is not a duration (e.g. 900, 45m, 2h)", param, ctx)
+        if seconds <= 0:
+            self.fail(f"{value!r}: a duration must be positive", param, ctx)
+        return seconds
+
+
+def _checkpoint_seconds() -> float:
+    """Seconds between two SEGO training checkpoints (environment:
+    ``MOLOOD_CHECKPOINT_SECONDS``, default 300)."""
+    return float(os.environ.get("MOLOOD_CHECKPOINT_SECONDS", "300"))
+
 _SEGO_ONLY = ("mode", "largest_fragment")
 """Options of the SEGO detector alone (the hybrid detector standardises as --standardize says
 and scores SEGO's default mode)."""
 _SEGO_PART = ("alpha", "batch_size", "val_fraction")
 """SEGO options the hybrid detector passes to its SEGO part (``sego_params``)."""
-_HYBRID_ONLY = ("components", "k", "calibration_size", "neighbors_size")
+_HYBRID_ONLY = ("components", "k", "calibration_size", "neighbors_size", "neighbors_index")
 
 
 @click.command()
@@ -60,15 +87,26 @@ _HYBRID_ONLY = ("components", "k", "calibration_size", "neighbors_size")
 @click.option("--calibration-size", type=click.IntRange(min=1), default=10_000,
               show_default=True,
               help="[hybrid] Most training molecules scored leave-one-out for calibration.")
-@click.option("--neighbors-size", type=click.IntRange(min=1), default=200_000,
-              show_default=True,
-              help="[hybrid] Most training molecules kept for neighbour searches (a seeded "
-                   "sample above it); search time grows with it.")
+@click.option("--neighbors-size", type=click.IntRange(min=1), default=None,
+              help="[hybrid] Most training molecules kept for neighbour searches and "
+                   "nearest-molecule evidence (a seeded sample above it). Default: all.")
+@click.option("--neighbors-index", type=click.Choice(["auto", "exact", "hnsw"]),
+              default="auto", show_default=True,
+              help="[hybrid] Neighbour search: exact, or a HNSW graph (approximate, fast for "
+                   "millions); 'auto' = exact up to 50,000 molecules, HNSW above.")
 @click.option("--epochs", type=click.IntRange(min=1), default=400, show_default=True,
               help="SEGO training epochs (the hybrid's SEGO part: at most).")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None,
-              help="Cap on SEGO optimiser steps (epochs are cut to fit). Default: none for "
-                   "--detector sego, 2000 for the hybrid's SEGO part.")
+              help="Cap on SEGO optimiser steps (epochs are cut to fit). Default: 25,600 for "
+                   "--detector sego (sets of up to 8,192 molecules run all 400 epochs), "
+                   "2000 for the hybrid's SEGO part.")
+@click.option("--time-budget", type=_Duration(), default=None, metavar="DURATION",
+              help="Start no SEGO epoch that would not end within it, e.g. 45m, 2h, 900 "
+                   "(seconds). The model then depends on the machine's speed; `molood info` "
+                   "shows the epochs run.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted training from OUTPUT.ckpt, the checkpoint SEGO "
+                   "training writes every 5 minutes: same model as an uninterrupted run.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seeds every random choice (splits, samples, initialisation, shuffling).")
 @click.option("--mode", type=click.Choice(["default", "faithful"]), default="default",
@@ -100,13 +138,16 @@ _HYBRID_ONLY = ("components", "k", "calibration_size", "neighbors_size")
 @click.option("--all-fragments", "largest_fragment", flag_value=False,
               help="[sego] Keep every fragment, whatever --standardize says.")
 @click.option("-j", "--jobs", type=int, default=1, show_default=True,
-              help="Processes for coding-tree construction (-1 = all cores).")
+              help="Processes for reading the molecules (hybrid) and for coding trees (SEGO); "
+                   "-1 = all cores. The model does not depend on it.")
 @quiet_option("No progress bar or messages.")
 @click.pass_context
 @errors
 def train(ctx: click.Context, input: str, model_out: str, smiles_col: str | None,
-          detector: str, components: str, k: int, calibration_size: int, neighbors_size: int,
-          epochs: int, max_steps: int | None, seed: int, mode: str, alpha: float,
+          detector: str, components: str, k: int, calibration_size: int,
+          neighbors_size: int | None, neighbors_index: str,
+          epochs: int, max_steps: int | None, time_budget: float | None, resume: bool,
+          seed: int, mode: str, alpha: float,
           batch_size: int, val_fraction: float, fpr: float, standardize: str,
           largest_fragment: bool | None, jobs: int, quiet: bool) -> None:
     """Train an OOD detector on the in-distribution molecules in INPUT.
@@ -127,6 +168,10 @@ def train(ctx: click.Context, input: str, model_out: str, smiles_col: str | None
       molood train actives.sdf -o actives.molood --fpr 0.01
       # SEGO alone, as the paper describes it
       molood train data/freesolv.csv -o sego.molood --detector sego --jobs -1
+      # millions of molecules, read by every core (MOSES' 1.58M: ~10 min on 2)
+      molood train collection.csv.gz -o big.molood --jobs -1
+      # continue a killed SEGO training from big.molood.ckpt
+      molood train collection.csv.gz -o big.molood --detector sego --resume
     """
     from molood.train import train_file
 
@@ -136,18 +181,28 @@ def train(ctx: click.Context, input: str, model_out: str, smiles_col: str | None
     if wrong:
         raise click.UsageError(f"{', '.join('--' + n.replace('_', '-') for n in wrong)} "
                                f"do(es) not apply to --detector {detector}")
+    ckpt = model_out + ".ckpt"
+    if os.path.exists(ckpt) and not resume:
+        click.echo(f"molood: {ckpt} is the checkpoint of an interrupted training; starting "
+                   "over (pass --resume to continue from it)", err=True)
+    elif resume and not os.path.exists(ckpt):
+        click.echo(f"molood: no checkpoint {ckpt} to resume from; training from the start",
+                   err=True)
     common = dict(seed=seed, fpr=fpr, standardize=standardize, n_jobs=jobs,
-                  verbose=not quiet, epochs=epochs)
+                  verbose=not quiet, epochs=epochs, checkpoint=ckpt, resume=resume)
     if detector == "sego":
         params = dict(common, mode=mode, alpha=alpha, batch_size=batch_size,
                       val_fraction=val_fraction, largest_fragment=largest_fragment,
-                      max_steps=max_steps)
+                      time_budget=time_budget, checkpoint_every=_checkpoint_seconds())
     else:
         sego_part = {n: ctx.params[n] for n in _SEGO_PART if n in given}
+        if time_budget is not None:
+            sego_part["time_budget"] = time_budget
         params = dict(common, components=components, k=k, calibration_size=calibration_size,
-                      neighbors_size=neighbors_size, sego_params=sego_part or None)
-        if max_steps is not None:
-            params["max_steps"] = max_steps
+                      neighbors_size=neighbors_size, neighbors_index=neighbors_index,
+                      sego_params=sego_part or None)
+    if max_steps is not None:
+        params["max_steps"] = max_steps
     setup_logging(quiet)
     t0 = time.perf_counter()
     fit_log = logging.getLogger(f"molood.detectors.{detector}.detector")

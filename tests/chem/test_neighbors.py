@@ -1,4 +1,5 @@
-"""Exact Tanimoto neighbours (molood.chem.neighbors) against RDKit's own similarity."""
+"""Tanimoto neighbours (molood.chem.neighbors): the exact index against RDKit's own similarity,
+the HNSW index against the exact one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,16 @@ import pytest
 from rdkit import Chem, DataStructs
 
 from molood.chem.fingerprints import mol_bitvects, packed_fingerprints
-from molood.chem.neighbors import FingerprintIndex, _top_k, on_bits
+from molood.chem.neighbors import (
+    EXACT_MAX_REFERENCES,
+    FingerprintIndex,
+    HNSWFingerprintIndex,
+    _top_k,
+    make_index,
+    on_bits,
+    packed_bits,
+    unpacked_bits,
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +78,53 @@ def test_top_k_matches_a_stable_sort():
     a = rng.integers(0, 4, (40, 30)).astype(float)
     for k in (1, 2, 5, 30):
         assert np.array_equal(_top_k(a, k), np.argsort(-a, axis=1, kind="stable")[:, :k])
+
+
+@pytest.fixture(scope="module")
+def many(freesolv_smiles):
+    return [Chem.MolFromSmiles(s) for s in freesolv_smiles]
+
+
+def test_packing_round_trips(mols):
+    bits = on_bits(mols)
+    packed = packed_bits(bits)
+    np.testing.assert_array_equal(packed, packed_fingerprints(mols))
+    for a, b in zip(unpacked_bits(packed), bits):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_hnsw_finds_what_exact_search_finds(many):
+    refs, queries = many[:560], many[560:]
+    exact = FingerprintIndex(on_bits(refs))
+    hnsw = HNSWFingerprintIndex(packed_fingerprints(refs))
+    q = on_bits(queries)
+    ei, es = exact.nearest(q, k=5)
+    hi, hs = hnsw.nearest(q, k=5)
+    assert len(hnsw) == 560
+    # a few hundred references: the graph search is as good as exhaustive
+    np.testing.assert_allclose(hs, es, atol=1e-12)
+    assert (np.diff(hs, axis=1) <= 0).all()  # most similar first
+    np.testing.assert_array_equal(hnsw.packed(), packed_fingerprints(refs))
+
+
+def test_hnsw_exclusion_batching_and_file_round_trip(many):
+    packed = packed_fingerprints(many[:300])
+    hnsw = HNSWFingerprintIndex(packed)
+    q = on_bits(many[:40])
+    idx, sims = hnsw.nearest(q, k=3, exclude=np.arange(40))
+    assert not (idx == np.arange(40)[:, None]).any()  # leave-one-out: never itself
+    one_by_one = [hnsw.nearest([b], k=3, exclude=np.array([i])) for i, b in enumerate(q)]
+    np.testing.assert_array_equal(np.vstack([o[0] for o in one_by_one]), idx)
+    again = HNSWFingerprintIndex.from_bytes(hnsw.to_bytes())
+    np.testing.assert_array_equal(again.nearest(q, k=3)[0], hnsw.nearest(q, k=3)[0])
+    # built on one thread: the same fingerprints give the same bytes
+    np.testing.assert_array_equal(HNSWFingerprintIndex(packed).to_bytes(), hnsw.to_bytes())
+
+
+def test_make_index_chooses_by_size(many):
+    packed = packed_fingerprints(many[:50])
+    assert isinstance(make_index(packed), FingerprintIndex)  # "auto", small
+    assert isinstance(make_index(packed, "hnsw"), HNSWFingerprintIndex)
+    assert EXACT_MAX_REFERENCES == 50_000
+    with pytest.raises(ValueError, match="neighbour index"):
+        make_index(packed, "fast")

@@ -28,7 +28,8 @@ def test_help(molood):
     r = molood("train", "--help")
     assert r.exit_code == 0
     for text in ("Example", "--epochs", "--val-fraction", "--fpr", "default: 0.05",
-                 "--detector", "--components", "[hybrid]", "[sego]"):
+                 "--detector", "--components", "[hybrid]", "[sego]", "--resume",
+                 "--time-budget", "--neighbors-index", "--max-steps"):
         assert text in r.output, text
 
 
@@ -161,3 +162,56 @@ def test_train_errors(molood, tmp_path, listdir, case):
     assert r.exit_code != 0 and expect in r.output, r.output
     assert "Traceback" not in r.output
     assert listdir(tmp_path) == before
+
+
+def test_killed_sego_training_resumes_to_the_same_file(molood, tmp_path, id_csv, monkeypatch):
+    """`molood train --resume` after a kill writes the file an uninterrupted run writes."""
+    from molood.detectors.sego import training as sego_training
+
+    args = ["--detector", "sego", "--epochs", 5, "--batch-size", 16, "--seed", 2, "--quiet"]
+    whole = tmp_path / "whole.molood"
+    assert molood("train", id_csv, "-o", whole, *args).exit_code == 0
+    model = tmp_path / "m.molood"
+    monkeypatch.setenv("MOLOOD_CHECKPOINT_SECONDS", "0")
+    real, calls = sego_training._step, {"n": 0}
+
+    def dying_step(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 10:  # in epoch 3 of 5 (54 training molecules: 4 steps an epoch)
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(sego_training, "_step", dying_step)
+    assert molood("train", id_csv, "-o", model, *args).exit_code != 0  # the CLI's Ctrl-C exit
+    assert not model.exists() and (tmp_path / "m.molood.ckpt").exists()
+    monkeypatch.setattr(sego_training, "_step", real)
+    r = molood("train", id_csv, "-o", model, *args[:-1], "--resume")
+    assert r.exit_code == 0, r.output
+    assert "resuming SEGO training after epoch 2/5" in r.output
+    assert file_sha256(model) == file_sha256(whole)
+    assert not (tmp_path / "m.molood.ckpt").exists()
+
+
+@pytest.mark.parametrize("text,seconds", [("900", 900), ("45m", 2700), ("2h", 7200),
+                                          ("1.5h", 5400), ("30s", 30)])
+def test_time_budget_reads_durations(molood, tmp_path, id_csv, monkeypatch, text, seconds):
+    seen = {}
+    monkeypatch.setattr(training, "train_file", lambda *a, **k: seen.update(k) or _Stop())
+    molood("train", id_csv, "-o", tmp_path / "m.molood", "--detector", "sego",
+           "--time-budget", text, "--quiet")
+    assert seen["time_budget"] == seconds
+
+
+def test_time_budget_refuses_nonsense(molood, tmp_path, id_csv):
+    r = CliRunner().invoke(main, ["train", str(id_csv), "-o", str(tmp_path / "m"),
+                                  "--time-budget", "soon"])
+    assert r.exit_code == 2 and "not a duration" in r.output
+
+
+class _Stop:
+    """What a patched train_file returns: enough of a detector for the CLI's summary."""
+
+    fpr_ = 0.05
+
+    def warn_fpr_resolution(self, *a):
+        return None

@@ -30,13 +30,15 @@ SEGO's batch-independent score.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+import time
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 
+from molood import _term
 from molood.chem.atomtypes import AtomTypeSet
 from molood.chem.limits import DEFAULT_MAX_ATOMS
-from molood.chem.neighbors import FingerprintIndex
+from molood.chem.neighbors import HNSWFingerprintIndex, make_index, unpacked_bits
 from molood.chem.profiles import Profiles, profiles
 from molood.chem.standardize import DEFAULT_STANDARDIZE, Standardizer
 from molood.chem.standardize import featurizer_settings as _featurizer_settings
@@ -56,24 +58,30 @@ from molood.detectors.inputs import (
     as_list,
     check_training_rows,
     graph_arrays_sha256,
-    smiles_sha256,
     to_graph_arrays,
 )
 from molood.detectors.registry import register
 from molood.graphs.arrays import GraphArrays
 
 if TYPE_CHECKING:  # pragma: no cover
+    from molood.detectors.hybrid.table import MoleculeTable
     from molood.detectors.sego.detector import SEGODetector
 
 __all__ = ["HybridDetector", "DEFAULT_COMPONENTS", "EVIDENCE_COLUMNS"]
 
 logger = logging.getLogger(__name__)
+_progress = logging.getLogger("molood.detectors.hybrid.progress")  # the CLI keeps it on
 
 DEFAULT_COMPONENTS = ("knn", "descriptors")
 """Components fused for molecules unless told otherwise (chosen on the development pairs)."""
 
 DEFAULT_GRAPH_COMPONENTS = ("embedding",)
 """Components for graphs without molecules (TU data sets)."""
+
+_CHUNK = 5_000
+"""Most molecules profiled per task (one worker holds them as RDKit molecules: ~0.2 GB)."""
+
+_PRELOAD = ("numpy", "rdkit.Chem", "molood.detectors.hybrid.table")
 
 EVIDENCE_COLUMNS = ("nearest_smiles", "nearest_id", "nearest_similarity", "reason")
 """Evidence :meth:`HybridDetector.score_evidence` returns per row (screens prefix them with
@@ -99,16 +107,23 @@ class HybridDetector(BaseDetector):
     calibration_size : int, default=10000
         Most ID molecules scored leave-one-out for the null distributions (a sample drawn with
         ``RandomState(seed + 3)`` above it).
-    neighbors_size : int or None, default=200000
+    neighbors_size : int or None, default=None
         Most ID molecules kept for neighbour searches and evidence (a seeded sample above it);
-        None keeps all. Search time grows with it (README, "Speed").
+        None keeps all.
+    neighbors_index : {"auto", "exact", "hnsw"}, default="auto"
+        How neighbours are searched (:func:`~molood.chem.neighbors.make_index`): exactly, or
+        in a HNSW graph (approximate, ~0.15 ms a query against 1.58M molecules); "auto":
+        exact up to 50,000 neighbour molecules, HNSW above.
     epochs, max_steps : int, default=400, 2000
         SEGO's training budget (``sego``/``embedding`` only): at most ``epochs`` epochs and
         ``max_steps`` optimiser steps (:func:`~molood.detectors.sego.training.budget_epochs`).
     sego_params : dict or None
         Further :class:`~molood.detectors.sego.SEGODetector` parameters (``alpha``, ``lr``,
-        ...); ``seed``, ``epochs``, ``max_steps``, ``n_jobs`` and ``num_threads`` come from this
-        detector.
+        ``time_budget``, ...); ``seed``, ``epochs``, ``max_steps``, ``n_jobs``,
+        ``num_threads``, ``checkpoint`` and ``resume`` come from this detector.
+    checkpoint, resume : path or None, bool
+        The SEGO part's training checkpoint and whether to resume from it
+        (:class:`~molood.detectors.sego.SEGODetector`); unused without a SEGO part.
     fpr : float, default=0.05
         Default ID false-positive rate of :meth:`predict` / :meth:`threshold` / screens.
     seed : int, default=0
@@ -117,7 +132,8 @@ class HybridDetector(BaseDetector):
         before anything is computed, at fit and at scoring.
     on_invalid : {"raise", "skip"}, default="raise"
     n_jobs : int, default=1
-        Processes for coding trees (SEGO).
+        Processes for profiling the training molecules and for coding trees (SEGO); -1 = all
+        cores. Does not change the model.
     num_threads : int or None, default=1
         torch threads of the SEGO part.
     verbose : bool, default=True
@@ -137,22 +153,25 @@ class HybridDetector(BaseDetector):
     environments_ : EnvironmentCounts or None
     """
 
-    _RUNTIME_PARAMS = ("verbose", "n_jobs", "max_atoms", "num_threads")
+    _RUNTIME_PARAMS = ("verbose", "n_jobs", "max_atoms", "num_threads", "checkpoint", "resume")
     evidence_columns = EVIDENCE_COLUMNS
 
     def __init__(self, *, components: Any = "auto", k: int = 5, k_embedding: int = 1,
-                 calibration_size: int = 10_000, neighbors_size: int | None = 200_000,
+                 calibration_size: int = 10_000, neighbors_size: int | None = None,
+                 neighbors_index: Literal["auto", "exact", "hnsw"] = "auto",
                  epochs: int = 400, max_steps: int | None = 2000,
                  sego_params: dict[str, Any] | None = None, fpr: float = 0.05, seed: int = 0,
                  standardize: Any = DEFAULT_STANDARDIZE,
                  on_invalid: Literal["raise", "skip"] = "raise", n_jobs: int = 1,
                  num_threads: int | None = 1, verbose: bool = True,
-                 max_atoms: int | None = DEFAULT_MAX_ATOMS) -> None:
+                 max_atoms: int | None = DEFAULT_MAX_ATOMS, checkpoint: Any = None,
+                 resume: bool = False) -> None:
         self.components = components
         self.k = k
         self.k_embedding = k_embedding
         self.calibration_size = calibration_size
         self.neighbors_size = neighbors_size
+        self.neighbors_index = neighbors_index
         self.epochs = epochs
         self.max_steps = max_steps
         self.sego_params = sego_params
@@ -164,6 +183,8 @@ class HybridDetector(BaseDetector):
         self.num_threads = num_threads
         self.verbose = verbose
         self.max_atoms = max_atoms
+        self.checkpoint = checkpoint
+        self.resume = resume
 
     # ------------------------------------------------------------------ settings
     def featurizer_settings(self) -> tuple[Standardizer | None, bool]:
@@ -178,6 +199,9 @@ class HybridDetector(BaseDetector):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.neighbors_size is not None and int(self.neighbors_size) < 1:
             raise ValueError(f"neighbors_size must be >= 1 or None, got {self.neighbors_size}")
+        if self.neighbors_index not in ("auto", "exact", "hnsw"):
+            raise ValueError("neighbors_index must be 'auto', 'exact' or 'hnsw', got "
+                             f"{self.neighbors_index!r}")
         check_fpr(self.fpr)
         self.featurizer_settings()
         comps = self.components
@@ -197,22 +221,66 @@ class HybridDetector(BaseDetector):
     def fit(self, X: Any, y: Any = None) -> "HybridDetector":
         """Learn the ID set from ``X`` (SMILES, RDKit Mols, or a GraphArrays of graphs without
         molecules); ``y`` is ignored. Returns ``self``."""
-        graphs_only = isinstance(X, GraphArrays)
-        comps = self._validate_params(graphs_only)
-        self.components_ = comps
+        if isinstance(X, GraphArrays):
+            self.components_ = self._validate_params(graphs_only=True)
+            ga, _, errors = to_graph_arrays(X)
+            check_training_rows(errors, self.on_invalid)
+            return self._fit_common(len(ga), ga, None)
+        return self.fit_chunks([as_list(X)])
+
+    def fit_chunks(self, chunks: Iterable[Sequence[Any]]) -> "HybridDetector":
+        """Learn the ID set from a stream of input chunks (SMILES, RDKit Mols, None for a
+        missing value), read one at a time and profiled in ``n_jobs`` processes
+        (:func:`~molood.detectors.hybrid.table.profile_chunk`), so that a collection of
+        millions is never held as molecules. Gives the model :meth:`fit` gives on the
+        chunks joined, however they are cut. Returns ``self``."""
+        from molood._parallel import ordered_map
+        from molood.detectors.hybrid.table import concat_tables, profile_chunk
+
+        self.components_ = self._validate_params(graphs_only=False)
         std, largest = self.featurizer_settings()
-        mols: list[Any] = []
-        ga, valid, errors = to_graph_arrays(X, largest, standardizer=std, mols_out=mols,
-                                            featurize=graphs_only or self.needs_graphs)
+        graphs = self.needs_graphs
+
+        def work() -> Iterator[tuple]:
+            start = 0
+            for chunk in chunks:
+                chunk = as_list(chunk)
+                for s in range(0, len(chunk), _CHUNK):
+                    yield chunk[s:s + _CHUNK], std, largest, graphs, start + s
+                start += len(chunk)
+
+        parts, t0, last, n = [], time.monotonic(), time.monotonic(), 0
+        for part in ordered_map(profile_chunk, work(), self.n_jobs, preload=_PRELOAD):
+            parts.append(part)
+            n += part.n_items
+            if self.verbose and time.monotonic() - last >= _term.PROGRESS_SECONDS:
+                last = time.monotonic()
+                _term.say(_progress, f"hybrid fit: {n:,} molecules read ({n / (last - t0):,.0f}"
+                                     f" a second)")
+        table = concat_tables(parts)
+        parts.clear()
+        table.input_sha256()
+        table.input_smiles.clear()  # hashed; ~0.1 kB a molecule not needed any more
+        return self.fit_table(table)
+
+    def fit_table(self, table: "MoleculeTable") -> "HybridDetector":
+        """Learn the ID set from a profiled collection (:meth:`fit_chunks`); the components
+        must have been resolved (``components_``). Returns ``self``."""
+        errors: list[str | None] = [None] * table.n_items
+        for i, e in table.errors:
+            errors[i] = e
         check_training_rows(errors, self.on_invalid)
-        n = int(valid.sum())
+        return self._fit_common(len(table), table.graphs, table)
+
+    def _fit_common(self, n: int, ga: GraphArrays | None, table: "MoleculeTable | None"
+                    ) -> "HybridDetector":
+        """The fit once the inputs are read: ``table`` for molecules, None for graphs without
+        molecules (``ga``, then, holds them)."""
+        comps = self.components_
         if n < 3:
             raise ValueError(f"need at least 3 valid training molecules, got {n}")
-        mols = [] if graphs_only else [m for m, ok in zip(mols, valid) if ok]
         self.train_sha256_ = graph_arrays_sha256(ga) if ga is not None else None
-        self.train_smiles_sha256_ = (None if graphs_only else
-                                     smiles_sha256([x for x, ok in zip(as_list(X), valid)
-                                                    if ok]))
+        self.train_smiles_sha256_ = None if table is None else table.input_sha256()
         self.n_fit_ = n
         self.sego_ = self._fit_sego(ga) if self.needs_graphs else None
         cal_pos = (self.sego_.cal_index_ if self.sego_ is not None
@@ -220,12 +288,15 @@ class HybridDetector(BaseDetector):
         null_pos = np.union1d(cal_pos, self._sample(n, int(self.calibration_size), 3))
         self.reference_ = self.descriptors_ = self.atom_types_ = self.environments_ = None
         self.embedding_ = None
-        prof = (None if graphs_only
-                else self._fit_molecules(mols, np.flatnonzero(valid), cal_pos))
+        if table is not None:
+            self._fit_molecules(table, cal_pos)
         if "embedding" in comps:
             self.embedding_ = EmbeddingIndex.from_embeddings(
                 self.sego_.embed_graphs(ga))  # type: ignore[union-attr]
-        raw = self._loo_scores(mols, prof, ga, null_pos)
+        if self.verbose and n > 50_000:
+            _term.say(_progress, f"hybrid fit: calibrating on {len(null_pos):,} molecules, each "
+                                 "left out in turn")
+        raw = self._loo_scores(table, ga, null_pos)
         self.nulls_ = {c: np.sort(raw[c]) for c in comps if c != "sego"}
         if "sego" in comps:
             self.nulls_["sego"] = np.asarray(self.sego_.cal_scores_, dtype=np.float64)
@@ -234,7 +305,7 @@ class HybridDetector(BaseDetector):
                 ga.take(cal_pos), max_atoms=None)  # type: ignore[union-attr]
         at = np.searchsorted(null_pos, cal_pos)
         fused, _ = fuse({c: raw[c][at] for c in comps}, self.nulls_,
-                        None if graphs_only else raw["_rule"][at])
+                        None if table is None else raw["_rule"][at])
         self.cal_index_ = np.asarray(cal_pos, dtype=np.int64)
         self._set_calibration(fused)
         self.training_source_ = None
@@ -258,41 +329,54 @@ class HybridDetector(BaseDetector):
         params.update(seed=int(self.seed), epochs=int(self.epochs), max_steps=self.max_steps,
                       n_jobs=self.n_jobs, num_threads=self.num_threads, verbose=self.verbose,
                       reference_size=0, standardize=self.standardize,
-                      max_atoms=self.max_atoms)
+                      max_atoms=self.max_atoms, checkpoint=self.checkpoint,
+                      resume=self.resume)
         return SEGODetector(**params).fit(ga)
 
 
-    def _fit_molecules(self, mols: list[Any], positions: np.ndarray,
-                       cal_pos: np.ndarray) -> "Profiles":
+    def _fit_molecules(self, table: "MoleculeTable", cal_pos: np.ndarray) -> None:
         """The molecular side: reference/neighbour set (``cal_pos`` marked as calibration
-        molecules), descriptor statistics, atom types, environments; returns the molecules'
-        profiles."""
+        molecules) and its index, descriptor statistics, atom types, environments."""
         from molood.chem.reference import ReferenceSet
 
-        n = len(mols)
-        prof = profiles(mols)
+        n = len(table)
         cap = n if self.neighbors_size is None else int(self.neighbors_size)
-        self.reference_ = ReferenceSet.build(mols, calibration=cal_pos, max_size=cap,
-                                             seed=int(self.seed) + 2, positions=positions)
-        kept = np.searchsorted(positions, self.reference_.source_index)
+        keep = ReferenceSet.sample(n, cap, int(self.seed) + 2)
+        cal = np.zeros(n, dtype=bool)
+        cal[cal_pos] = True
+        self.reference_ = ReferenceSet(
+            smiles=[table.smiles[i] for i in keep.tolist()], names=None,
+            fingerprints=table.fingerprints[keep], calibration=cal[keep],
+            environments=table.env_ids, elements=table.elements, n_source=n,
+            source_index=table.positions[keep])
         self._ref_row = np.full(n, -1, dtype=np.int64)  # fit position -> reference row
-        self._ref_row[kept] = np.arange(kept.size)
-        self.index_ = FingerprintIndex.from_packed(self.reference_.fingerprints)
-        self.descriptors_ = DescriptorStats.fit(prof.desc)
-        self.atom_types_ = AtomTypeSet.build(prof.types)
-        self.environments_ = (EnvironmentCounts.build(mols)
+        self._ref_row[keep] = np.arange(keep.size)
+        if self.verbose and keep.size > 50_000:
+            _term.say(_progress, f"hybrid fit: indexing {keep.size:,} molecules for neighbour "
+                                 "search")
+        self.index_ = make_index(self.reference_.fingerprints, self.neighbors_index)
+        if isinstance(self.index_, HNSWFingerprintIndex):  # it holds them: one copy
+            self.reference_.fingerprints = None
+            self.reference_.fingerprint_source = self.index_.packed
+        self.descriptors_ = DescriptorStats.fit(table.desc)
+        self.atom_types_ = AtomTypeSet.from_distinct(table.type_rows, table.type_offsets)
+        self.environments_ = (EnvironmentCounts(table.env_ids, table.env_counts)
                               if "environments" in self.components_ else None)
-        return prof
 
-    def _loo_scores(self, mols: list[Any], prof: "Profiles | None", ga: GraphArrays | None,
+    def _loo_scores(self, table: "MoleculeTable | None", ga: GraphArrays | None,
                     pos: np.ndarray) -> dict[str, np.ndarray]:
         """Leave-one-out raw scores of fit positions ``pos`` (and ``_rule``: atom-type rule)."""
         out: dict[str, np.ndarray] = {}
-        if prof is not None:
-            sub = prof.take(pos)
-            ev = molecule_evidence(sub, [mols[i] for i in pos.tolist()], self.components_,
-                                   self.index_, int(self.k), self.descriptors_,
-                                   self.environments_, self.atom_types_,
+        if table is not None:
+            sub = Profiles(unpacked_bits(table.fingerprints[pos]),
+                           [table.types(i) for i in pos.tolist()], table.desc[pos])
+            mols: list[Any] = [None] * len(pos)
+            if "environments" in self.components_:
+                from rdkit import Chem
+
+                mols = [Chem.MolFromSmiles(table.smiles[i]) for i in pos.tolist()]
+            ev = molecule_evidence(sub, mols, self.components_, self.index_, int(self.k),
+                                   self.descriptors_, self.environments_, self.atom_types_,
                                    exclude=self._ref_row[pos])
             out.update(ev.scores)
             out["_rule"] = ev.rule

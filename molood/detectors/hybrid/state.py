@@ -4,9 +4,10 @@ and how it is read back (``molood.persist`` holds the file format).
 Tensors: ``hybrid.null.<component>`` (sorted ID null scores), ``hybrid.descriptors.<stat>``
 (mean, sd, q01, q99 [13]), ``hybrid.atom_types.<check>`` (codes seen), optionally
 ``hybrid.environments`` (sorted identifiers) and ``hybrid.embedding`` (unit ID graph embeddings,
-float32), the reference set (``reference.*``: SMILES, names, packed fingerprints; the neighbour
-index is rebuilt from them), the calibration scores and, with a SEGO part, SEGO's own tensors
-prefixed ``sego.``. Manifest: components, training set, calibration, featurizer and, under
+float32), the reference set (``reference.*``: SMILES, names, packed fingerprints; an exact
+neighbour index is rebuilt from them; a HNSW graph is stored as ``hybrid.neighbors.hnsw``, with
+the fingerprints, which the reference set then leaves out), the calibration scores and, with a
+SEGO part, SEGO's own tensors prefixed ``sego.``. Manifest: components, training set, calibration, featurizer and, under
 ``"sego"``, SEGO's manifest and parameters.
 """
 
@@ -17,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from molood.chem.atomtypes import AtomTypeSet
-from molood.chem.neighbors import FingerprintIndex
+from molood.chem.neighbors import FingerprintIndex, HNSWFingerprintIndex
+from molood.chem.reference import ReferenceSet
 from molood.chem.standardize import resolve_standardizer
 from molood.detectors.hybrid.components import DescriptorStats, EmbeddingIndex, EnvironmentCounts
 
@@ -29,6 +31,7 @@ __all__ = ["hybrid_state", "restore_hybrid"]
 _DESC_STATS = ("mean", "sd", "q01", "q99")
 _CHECKS = ("element", "charge", "radical", "valence")
 _SEGO = "sego."
+_HNSW = "hybrid.neighbors.hnsw"
 
 
 def hybrid_state(det: "HybridDetector") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -51,8 +54,15 @@ def hybrid_state(det: "HybridDetector") -> tuple[dict[str, np.ndarray], dict[str
         tensors["hybrid.environments"] = np.ascontiguousarray(det.environments_.ids, np.uint32)
     if getattr(det, "embedding_", None) is not None:
         tensors["hybrid.embedding"] = np.ascontiguousarray(det.embedding_.unit, np.float32)
-    ref_tensors, ref_manifest = det._reference_state()
-    tensors.update(ref_tensors)
+    index = getattr(det, "index_", None)
+    hnsw = isinstance(index, HNSWFingerprintIndex)
+    ref_manifest: dict[str, Any] = {}
+    if det.reference_ is not None:  # a HNSW index holds the fingerprints: stored once
+        ref_tensors, ref_manifest["reference"] = det.reference_.to_tensors(
+            fingerprints=not hnsw)
+        tensors.update(ref_tensors)
+    if hnsw:
+        tensors[_HNSW] = index.to_bytes()
     std, _ = det.featurizer_settings()
     manifest: dict[str, Any] = {
         "components": list(det.components_),
@@ -64,6 +74,12 @@ def hybrid_state(det: "HybridDetector") -> tuple[dict[str, np.ndarray], dict[str
                          "smiles_sha256": det.train_smiles_sha256_,
                          "source": getattr(det, "training_source_", None)},
         "calibration": calibration,
+        "neighbors": {"index": ("hnsw" if isinstance(index, HNSWFingerprintIndex) else "exact"
+                                if index is not None else None),
+                      "hnsw": ({"connectivity": HNSWFingerprintIndex.CONNECTIVITY,
+                                "expansion_add": HNSWFingerprintIndex.EXPANSION_ADD,
+                                "expansion_search": HNSWFingerprintIndex.EXPANSION_SEARCH}
+                               if isinstance(index, HNSWFingerprintIndex) else None)},
         **ref_manifest,
     }
     if det.sego_ is not None:
@@ -89,8 +105,13 @@ def restore_hybrid(det: "HybridDetector", manifest: dict[str, Any],
                                              for n in _DESC_STATS))
         det.atom_types_ = AtomTypeSet([np.array(tensors[f"hybrid.atom_types.{n}"],
                                                 dtype=np.int64) for n in _CHECKS])
-        det._restore_reference(manifest, tensors)
-        det.index_ = FingerprintIndex.from_packed(det.reference_.fingerprints)
+        if _HNSW in tensors:
+            det.index_ = HNSWFingerprintIndex.from_bytes(tensors[_HNSW])
+            det.reference_ = ReferenceSet.from_tensors(tensors, manifest.get("reference"),
+                                                       fingerprint_source=det.index_.packed)
+        else:
+            det._restore_reference(manifest, tensors)
+            det.index_ = FingerprintIndex.from_packed(det.reference_.packed())
     if "hybrid.environments" in tensors:
         det.environments_ = EnvironmentCounts(np.array(tensors["hybrid.environments"]))
     if "hybrid.embedding" in tensors:

@@ -57,6 +57,8 @@ share, the scoring API). The training loop, networks, losses, batching, model-fi
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 import warnings
@@ -85,12 +87,18 @@ from molood.detectors.sego.inference import InferenceNet
 from molood.detectors.sego.losses import bank_infonce, local_infonce_eval
 from molood.detectors.sego.nets import SEGONet
 from molood.detectors.sego.state import restore_sego, sego_state
-from molood.detectors.sego.training import budget_epochs, make_optimizer, train_epochs
+from molood.detectors.sego.training import (
+    TRAIN_THREADS,
+    budget_epochs,
+    make_optimizer,
+    train_epochs,
+)
 from molood.detectors.sego.transductive import in_batch_scores
 from molood.graphs.arrays import GraphArrays
 
 if TYPE_CHECKING:  # pragma: no cover
     from molood.chem.reference import ReferenceSet
+    from molood.detectors.sego.checkpoint import Checkpointer
     from molood.detectors.terms import ScoreTerms
 
 __all__ = ["SEGODetector"]
@@ -109,11 +117,17 @@ class SEGODetector(BaseDetector):
     Parameters
     ----------
     epochs : int, default=400
-    max_steps : int or None, default=None
+    max_steps : int, "auto" or None, default="auto"
         Cap on optimiser steps: the fit runs ``min(epochs, max_steps // steps_per_epoch)``
         epochs (at least one; :func:`~molood.detectors.sego.training.budget_epochs`), so that
-        large sets train in bounded time. None: always ``epochs``. The epochs run are
-        ``epochs_``.
+        large sets train in bounded time. "auto": 25,600 steps
+        (:data:`~molood.detectors.sego.training.AUTO_MAX_STEPS`), which every set of up to
+        8,192 training molecules runs all 400 epochs within. None: always ``epochs``. The
+        epochs run are ``epochs_``.
+    time_budget : float or None, default=None
+        Seconds of training after which no further epoch is started (checked at epoch ends
+        from the measured epoch time). The model then depends on the machine's speed: the
+        epochs run (``epochs_``, stored in the model file) reproduce it as ``epochs``.
     batch_size : int, default=128
         Training batch size (in-batch negatives = batch_size − 1).
     lr : float, default=1e-4
@@ -157,10 +171,12 @@ class SEGODetector(BaseDetector):
     tree_cache : optional
         Passed to ``molood.graphs.trees.build_trees(cache=...)``.
     num_threads : int or None, default=1
-        torch intra-op threads during fit/scoring (restored afterwards); None leaves torch's
-        setting alone. The matrices are small (width 32–160), so one thread is fastest in our
-        measurements (FreeSolv epoch 0.18 s with 1 thread vs 1.3 s with 2 on a shared 2-core
-        machine); parallelise over processes instead.
+        torch intra-op threads while scoring (restored afterwards); None leaves torch's
+        setting alone. Training always runs on one thread
+        (:data:`~molood.detectors.sego.training.TRAIN_THREADS`), so the model does not depend
+        on the machine's core count. The matrices are small (width 32–160), so one thread is
+        fastest in our measurements (FreeSolv epoch 0.18 s with 1 thread vs 1.3 s with 2 on a
+        shared 2-core machine); parallelise over processes instead.
     verbose : bool, default=True
         tqdm progress bar (stderr) with per-epoch losses during fit.
     max_atoms : int or None, default=1000
@@ -168,6 +184,13 @@ class SEGODetector(BaseDetector):
         (max_atoms=M)"`` (:meth:`score_components`' ``status``). The node-level loss is
         quadratic in atoms (:data:`~molood.chem.limits.DEFAULT_MAX_ATOMS`); None scores any
         size. Not used by ``fit``; not stored in model files (a resource limit of the caller).
+    checkpoint : path or None, default=None
+        Training checkpoint file (:mod:`~molood.detectors.sego.checkpoint`), written at
+        epoch ends every ``checkpoint_every`` seconds and removed when the fit ends.
+    checkpoint_every : float, default=300
+    resume : bool, default=False
+        Continue from ``checkpoint`` if it exists (same molecules and parameters): the same
+        model as an uninterrupted fit.
     reference_size : int, default=20000
         Training molecules kept in the model file as its reference set (canonical SMILES,
         Morgan fingerprints; ~300 bytes a molecule) for explanations' nearest neighbours and
@@ -196,9 +219,11 @@ class SEGODetector(BaseDetector):
         skipped), set by :func:`molood.train.train_file`; stored in the model file.
     """
 
-    _RUNTIME_PARAMS = ("verbose", "n_jobs", "tree_cache", "max_atoms")
+    _RUNTIME_PARAMS = ("verbose", "n_jobs", "tree_cache", "max_atoms", "checkpoint",
+                       "checkpoint_every", "resume")
 
-    def __init__(self, *, epochs: int = 400, max_steps: int | None = None,
+    def __init__(self, *, epochs: int = 400, max_steps: int | str | None = "auto",
+                 time_budget: float | None = None,
                  batch_size: int = 128, lr: float = 1e-4,
                  tree_lr: float = 1e-3, alpha: float = 0.5, tree_height: int = 5,
                  hidden_dim: int = 32, num_layers: int = 5,
@@ -208,9 +233,11 @@ class SEGODetector(BaseDetector):
                  on_invalid: Literal["raise", "skip"] = "raise",
                  tree_cache: Any = None, num_threads: int | None = 1,
                  verbose: bool = True, max_atoms: int | None = DEFAULT_MAX_ATOMS,
-                 reference_size: int = DEFAULT_REFERENCE_SIZE) -> None:
+                 reference_size: int = DEFAULT_REFERENCE_SIZE, checkpoint: Any = None,
+                 checkpoint_every: float = 300.0, resume: bool = False) -> None:
         self.epochs = epochs
         self.max_steps = max_steps
+        self.time_budget = time_budget
         self.batch_size = batch_size
         self.lr = lr
         self.tree_lr = tree_lr
@@ -232,6 +259,9 @@ class SEGODetector(BaseDetector):
         self.verbose = verbose
         self.max_atoms = max_atoms
         self.reference_size = reference_size
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
 
     def _validate_params(self) -> None:
         if self.mode not in ("default", "faithful"):
@@ -243,8 +273,14 @@ class SEGODetector(BaseDetector):
         for name in ("epochs", "batch_size", "tree_height", "hidden_dim", "num_layers"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.max_steps is not None and int(self.max_steps) < 1:
-            raise ValueError(f"max_steps must be >= 1 or None, got {self.max_steps}")
+        if self.max_steps not in (None, "auto") and not (
+                isinstance(self.max_steps, (int, np.integer)) and self.max_steps >= 1):
+            raise ValueError(f"max_steps must be an int >= 1, 'auto' or None, got "
+                             f"{self.max_steps!r}")
+        if self.time_budget is not None and float(self.time_budget) <= 0:
+            raise ValueError(f"time_budget must be > 0 seconds or None, got {self.time_budget}")
+        if self.resume and self.checkpoint is None:
+            raise ValueError("resume=True needs a checkpoint path")
         if int(self.bank_size) < 1:
             raise ValueError(f"bank_size must be >= 1, got {self.bank_size}")
         check_fpr(self.fpr)
@@ -282,7 +318,7 @@ class SEGODetector(BaseDetector):
         smiles_sha = None
         if not isinstance(X, GraphArrays):
             smiles_sha = smiles_sha256([x for x, ok in zip(as_list(X), valid) if ok])
-        with torch_threads(self.num_threads), torch.random.fork_rng(devices=[]):
+        with torch_threads(TRAIN_THREADS), torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.seed))
             self._fit_arrays(ga)
         self.train_sha256_ = graph_arrays_sha256(ga)
@@ -343,12 +379,15 @@ class SEGODetector(BaseDetector):
         opt = make_optimizer(net, self.lr, self.tree_lr, faithful)
         tree_of = np.full(len(ga), -1, dtype=np.int64)  # fit-set index -> position in `trees`
         tree_of[train_idx] = np.arange(len(train_idx))
-        self.epochs_ = budget_epochs(len(train_idx), int(self.batch_size), int(self.epochs),
-                                     self.max_steps)
-        history, last = train_epochs(net, opt, data, trees, tree_of, train_idx,
-                                     epochs=self.epochs_, batch_size=int(self.batch_size),
-                                     alpha=float(self.alpha), faithful=faithful,
-                                     seed=int(self.seed), verbose=bool(self.verbose))
+        ckpt = self._checkpointer(ga, train_idx)
+        history, last = train_epochs(
+            net, opt, data, trees, tree_of, train_idx,
+            epochs=budget_epochs(len(train_idx), int(self.batch_size), int(self.epochs),
+                                 self.max_steps),
+            batch_size=int(self.batch_size), alpha=float(self.alpha), faithful=faithful,
+            seed=int(self.seed), verbose=bool(self.verbose), checkpoint=ckpt,
+            resume=bool(self.resume), time_budget=self.time_budget)
+        self.epochs_ = len(history)
         train_time = time.perf_counter() - t0
 
         net.eval()
@@ -365,9 +404,27 @@ class SEGODetector(BaseDetector):
         self.fit_time_s_ = time.perf_counter() - t0
         self.train_time_s_ = train_time
         self.tree_time_s_ = t_trees
+        if ckpt is not None:
+            ckpt.remove()
         logger.info("SEGO fit: %d train / %d held-out molecules, %d epochs in %.1f s "
                     "(trees %.1f s)", len(train_idx), len(val_idx), self.epochs_, train_time,
                     t_trees)
+
+    def _checkpointer(self, ga: GraphArrays, train_idx: np.ndarray) -> "Checkpointer | None":
+        """The checkpoint writer of this fit (None without ``checkpoint``), keyed by the
+        training graphs, the split and every parameter the trained network depends on."""
+        if self.checkpoint is None:
+            return None
+        from molood.detectors.sego.checkpoint import CHECKPOINT_FORMAT, Checkpointer
+
+        params = {k: v for k, v in self.model_params().items() if k != "time_budget"}
+        h = hashlib.sha256()
+        for part in (CHECKPOINT_FORMAT, torch.__version__, graph_arrays_sha256(ga),
+                     json.dumps(params, sort_keys=True, default=str)):
+            h.update(part.encode())
+            h.update(b"\0")
+        h.update(np.ascontiguousarray(train_idx, dtype=np.int64).tobytes())
+        return Checkpointer(self.checkpoint, h.hexdigest(), float(self.checkpoint_every))
 
     def _build_bank(self, data: Prepared, train_idx: np.ndarray) -> None:
         """The fixed negative bank: ``bank_size`` training graphs drawn with

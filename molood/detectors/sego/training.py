@@ -10,16 +10,24 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
+from molood import _term
 from molood.detectors.sego.batching import Prepared, assemble, minibatches, tree_tensors
+from molood.detectors.sego.checkpoint import Checkpointer, TrainState
 from molood.detectors.sego.losses import adaptive_weights, global_infonce, local_infonce
 from molood.detectors.sego.nets import SEGONet
 
-__all__ = ["make_optimizer", "train_epochs", "LOSS_NAMES"]
+__all__ = ["make_optimizer", "train_epochs", "budget_epochs", "steps_per_epoch", "LOSS_NAMES",
+           "AUTO_MAX_STEPS", "TRAIN_THREADS"]
+
+TRAIN_THREADS = 1
+"""torch threads training always runs on, whatever ``num_threads`` says: a parallel reduction's
+summation order depends on the thread count, and with it the trained model. One thread is
+also the fastest for SEGO's small matrices (``num_threads``' docstring)."""
 
 logger = logging.getLogger(__name__)
 
@@ -38,27 +46,50 @@ def make_optimizer(net: SEGONet, lr: float, tree_lr: float, faithful: bool) -> t
     return torch.optim.Adam(groups, foreach=True)
 
 
-def budget_epochs(n_train: int, batch_size: int, epochs: int, max_steps: int | None) -> int:
-    """Epochs a fit runs: ``epochs``, cut so that at most ``max_steps`` optimiser steps are taken
-    (at least one epoch; None: no cap). One epoch is ``len(minibatches(n_train, batch_size))``
-    steps."""
+AUTO_MAX_STEPS = 25_600
+"""Optimiser steps ``max_steps="auto"`` allows (400 epochs of 64 batches of 128): every set of
+up to 8,192 training molecules runs all its 400 epochs, as before the cap (so does every
+development pair but MUV's); larger ones stop there."""
+
+SECONDS_PER_MOLECULE_STEP = 0.5e-3
+"""Rough CPU time of one molecule in one step (one thread; ``benchmarks/train_speed.py``
+measured 0.43-0.54 ms on Tox21 and BBBP): the estimate printed before training starts."""
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Optimiser steps in one epoch over ``n_train`` molecules."""
     from molood.detectors.sego.batching import minibatches
 
+    return max(1, len(minibatches(np.arange(int(n_train)), int(batch_size))))
+
+
+def budget_epochs(n_train: int, batch_size: int, epochs: int, max_steps: int | str | None
+                  ) -> int:
+    """Epochs a fit runs: ``epochs``, cut so that at most ``max_steps`` optimiser steps are taken
+    (at least one epoch; None: no cap; "auto": :data:`AUTO_MAX_STEPS`)."""
     epochs = int(epochs)
     if max_steps is None:
         return epochs
-    per_epoch = max(1, len(minibatches(np.arange(int(n_train)), int(batch_size))))
-    return max(1, min(epochs, int(max_steps) // per_epoch))
+    cap = AUTO_MAX_STEPS if max_steps == "auto" else int(max_steps)
+    return max(1, min(epochs, cap // steps_per_epoch(n_train, batch_size)))
 
 
 def train_epochs(net: SEGONet, opt: torch.optim.Optimizer, data: Prepared, trees: Sequence[Any],
                  tree_of: np.ndarray, train_idx: np.ndarray, *, epochs: int, batch_size: int,
-                 alpha: float, faithful: bool, seed: int, verbose: bool
+                 alpha: float, faithful: bool, seed: int, verbose: bool,
+                 checkpoint: "Checkpointer | None" = None, resume: bool = False,
+                 time_budget: float | None = None,
+                 on_epoch: Callable[[int, SEGONet], None] | None = None
                  ) -> tuple[list[dict[str, float]], dict[str, np.ndarray]]:
     """Train ``net`` in place for ``epochs`` epochs over graphs ``train_idx`` of ``data``.
 
     ``trees[tree_of[i]]`` is the coding tree of graph i. Batches are drawn with a generator
     seeded by ``seed`` (torch's global RNG drives the initialisation, seeded by the caller).
+    ``checkpoint``: written at epoch ends (:mod:`.checkpoint`); ``resume`` continues from it
+    when it exists. ``time_budget`` (seconds): no epoch is started that the time left is not
+    expected to fit (then fewer than ``epochs`` run: ``len(history)``). ``on_epoch(epochs
+    done, net)`` is called after every epoch (benchmarks look at the network there; it must
+    leave the network as it found it).
 
     Returns
     -------
@@ -73,14 +104,34 @@ def train_epochs(net: SEGONet, opt: torch.optim.Optimizer, data: Prepared, trees
     gen = torch.Generator().manual_seed(int(seed))
     weights = torch.ones(3, dtype=torch.float64)  # (tree, global, local)
     history: list[dict[str, float]] = []
+    start = 0
+    saved = checkpoint.load() if checkpoint is not None and resume else None
+    if saved is not None:
+        net.load_state_dict(saved.net)
+        opt.load_state_dict(saved.opt)
+        gen.set_state(saved.gen)
+        weights, history, start = saved.weights.clone(), list(saved.history), saved.epoch
+        _term.say(logger, f"resuming SEGO training after epoch {start}/{epochs} from "
+                          f"{checkpoint.path}")
     last: dict[str, np.ndarray] = {}
-    from molood import _term
-
     plain = verbose and not _term.interactive(sys.stderr)  # a log file: lines, not a bar
-    bar = tqdm(range(int(epochs)), desc="SEGO fit", unit="epoch", file=sys.stderr,
+    spe = steps_per_epoch(len(train_idx), batch_size)
+    if verbose:
+        rough = (epochs - start) * spe * min(batch_size, len(train_idx)) \
+            * SECONDS_PER_MOLECULE_STEP
+        _term.say(logger, f"SEGO training: {len(train_idx):,} molecules, {epochs - start} "
+                          f"epochs x {spe} steps; roughly {_term.duration(rough)} on one core"
+                          + (f" (stops within {_term.duration(time_budget)})"
+                             if time_budget else ""))
+    bar = tqdm(range(start, int(epochs)), desc="SEGO fit", unit="epoch", file=sys.stderr,
                disable=not verbose or plain, leave=False)
     t0 = last_line = time.monotonic()
     for epoch in bar:
+        done = epoch - start
+        if time_budget is not None and done and (time.monotonic() - t0) / done * (done + 1) \
+                > float(time_budget):
+            _term.say(logger, f"SEGO training: time budget reached after {epoch} epochs")
+            break
         t_epoch = time.perf_counter()
         net.train()
         perm = train_idx[torch.randperm(len(train_idx), generator=gen).numpy()]
@@ -100,22 +151,28 @@ def train_epochs(net: SEGONet, opt: torch.optim.Optimizer, data: Prepared, trees
         bar.set_postfix(tree=f"{rec['loss_tree']:.3f}", glob=f"{rec['loss_global']:.3f}",
                         local=f"{rec['loss_local']:.3f}")
         logger.debug("epoch %d: %s", epoch + 1, rec)
+        weights = adaptive_weights([last[k].std() for k in LOSS_NAMES], float(alpha))
         if plain and (time.monotonic() - last_line >= _term.PROGRESS_SECONDS
                       or epoch + 1 == int(epochs)):
             last_line = time.monotonic()
-            _plain_line(epoch + 1, int(epochs), rec, last_line - t0)
-        weights = adaptive_weights([last[k].std() for k in LOSS_NAMES], float(alpha))
+            left = (last_line - t0) / (done + 1) * (int(epochs) - epoch - 1)
+            _plain_line(epoch + 1, int(epochs), rec, last_line - t0, left)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, net)
+        if checkpoint is not None and epoch + 1 < int(epochs) and checkpoint.due():
+            checkpoint.save(TrainState(epoch + 1, net.state_dict(), opt.state_dict(),
+                                       gen.get_state(), weights.clone(), history))
     bar.close()
+    if not last and history:  # resumed after the last epoch: nothing left to run
+        raise ValueError("the checkpoint is of a finished training run; delete it")
     return history, last
 
 
-def _plain_line(epoch: int, epochs: int, rec: dict[str, float], seconds: float) -> None:
-    text = (f"SEGO fit: epoch {epoch}/{epochs} ({seconds:.0f} s), loss global "
-            f"{rec['loss_global']:.3f}, local {rec['loss_local']:.3f}, tree {rec['loss_tree']:.3f}")
-    if logger.hasHandlers() and logger.isEnabledFor(logging.INFO):
-        logger.info(text)
-    else:  # logging not configured for it (a script): progress was asked for, say it
-        print(f"molood: {text}", file=sys.stderr, flush=True)
+def _plain_line(epoch: int, epochs: int, rec: dict[str, float], seconds: float,
+                left: float) -> None:
+    _term.say(logger, f"SEGO fit: epoch {epoch}/{epochs} ({seconds:.0f} s, about "
+                      f"{_term.duration(left)} left), loss global {rec['loss_global']:.3f}, "
+                      f"local {rec['loss_local']:.3f}, tree {rec['loss_tree']:.3f}")
 
 
 def _step(net: SEGONet, opt: torch.optim.Optimizer, data: Prepared, trees: Sequence[Any],

@@ -204,3 +204,27 @@ def test_a_model_refuses_the_other_kind_of_input(hybrid, freesolv_smiles):
     ga, _ = smiles_to_arrays(freesolv_smiles[:5])
     with pytest.raises(TypeError, match="fitted on molecules"):
         hybrid.score_samples(ga)
+
+
+def test_a_hnsw_model_scores_and_explains_like_it_was_saved(freesolv_smiles, tmp_path):
+    """Large sets search a HNSW graph; the file holds it (and the fingerprints once)."""
+    from safetensors.numpy import load_file
+
+    det = HybridDetector(seed=0, verbose=False, neighbors_index="hnsw").fit(freesolv_smiles)
+    exact = HybridDetector(seed=0, verbose=False).fit(freesolv_smiles)
+    probe = freesolv_smiles[:20] + ["c1ccc2ccccc2c1", "CC(=O)Nc1ccc(O)cc1", "[U]"]
+    # a few hundred molecules: the graph finds the exact neighbours, so the scores agree
+    np.testing.assert_allclose(det.score_samples(probe), exact.score_samples(probe))
+    path = tmp_path / "h.molood"
+    det.save(path)
+    tensors = load_file(str(path))
+    assert "hybrid.neighbors.hnsw" in tensors and "reference.fingerprints" not in tensors
+    for loader in (load_model, load_scoring_model):
+        back = loader(path)
+        np.testing.assert_array_equal(back.score_samples(probe), det.score_samples(probe))
+        ev = back.score_evidence(probe)
+        assert ev["nearest_smiles"] == det.score_evidence(probe)["nearest_smiles"]
+    back = load_model(path)
+    assert back.manifest_["neighbors"]["index"] == "hnsw"
+    np.testing.assert_array_equal(back.reference_.packed(), exact.reference_.packed())
+    assert back.explain(["c1ccc2ccccc2c1"])  # explanations read the fingerprints from the graph

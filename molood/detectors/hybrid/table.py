@@ -1,0 +1,165 @@
+"""What a training collection's molecules tell the hybrid detector, computed chunk by chunk so
+that a collection of millions never has to be held as RDKit molecules.
+
+:func:`profile_chunk` turns one chunk of inputs (SMILES, RDKit Mols or None) into a compact
+:class:`MoleculeTable` (about 700 bytes a molecule: canonical SMILES, packed fingerprint,
+descriptors, distinct atom types, atom-environment counts; the molecular graphs too when a
+SEGO part needs them); it is what worker processes run. :func:`concat_tables` joins the
+chunks in input order. The result does not depend on how the collection was chunked or how
+many processes profiled it. RDKit + numpy; no torch.
+
+One table is what the hybrid detector is fitted from (:meth:`~molood.detectors.hybrid.detector.
+HybridDetector.fit_table`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from molood.chem.atomtypes import atom_types
+from molood.chem.descriptors import descriptors
+from molood.chem.fingerprints import MISSING_ENV, atom_environments, packed_fingerprints
+from molood.chem.standardize import Standardizer
+from molood.graphs.arrays import GraphArrays
+
+__all__ = ["MoleculeTable", "profile_chunk", "concat_tables", "merge_counts"]
+
+
+def merge_counts(ids: Sequence[np.ndarray], counts: Sequence[np.ndarray]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted unique ids, summed counts) of several (ids, counts) pairs."""
+    if not ids:
+        return np.zeros(0, np.uint32), np.zeros(0, np.int64)
+    all_ids = np.concatenate(ids)
+    u, inv = np.unique(all_ids, return_inverse=True)
+    return u, np.bincount(inv, weights=np.concatenate(counts), minlength=u.size).astype(np.int64)
+
+
+@dataclass(eq=False)
+class MoleculeTable:
+    """The valid molecules of a collection (or of one chunk of it), in input order.
+
+    Attributes
+    ----------
+    n_items : int
+        Inputs read (valid or not).
+    positions : ndarray int64 [n]
+        Input position of each valid molecule.
+    errors : list of (int, str)
+        (input position, reason) of each invalid input.
+    smiles : list of str
+        RDKit canonical SMILES of each molecule after standardisation.
+    input_smiles : list of str
+        Canonical SMILES of each input as given (the training-set hash).
+    fingerprints : ndarray uint8 [n, 256]
+        Packed Morgan fingerprints (radius 2, 2048 bits).
+    desc : ndarray float64 [n, 13]
+        :func:`~molood.chem.descriptors.descriptors`.
+    type_rows : ndarray int32 [r, 4], type_offsets : ndarray int64 [n + 1]
+        Each molecule's distinct :func:`~molood.chem.atomtypes.atom_types` rows.
+    env_ids : ndarray uint32 [m], env_counts : ndarray int64 [m]
+        Atom-environment identifiers (Morgan radius 0-2) and in how many molecules each occurs.
+    graphs : GraphArrays or None
+        The molecular graphs (only when asked for).
+    """
+
+    n_items: int
+    positions: np.ndarray
+    errors: list[tuple[int, str]]
+    smiles: list[str]
+    input_smiles: list[str]
+    fingerprints: np.ndarray
+    desc: np.ndarray
+    type_rows: np.ndarray
+    type_offsets: np.ndarray
+    env_ids: np.ndarray
+    env_counts: np.ndarray
+    graphs: GraphArrays | None = None
+    _input_sha: str | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.smiles)
+
+    def types(self, i: int) -> np.ndarray:
+        """Distinct atom-type rows of molecule ``i``: int64 [t, 4]."""
+        return self.type_rows[self.type_offsets[i]:self.type_offsets[i + 1]].astype(np.int64)
+
+    @property
+    def elements(self) -> np.ndarray:
+        """uint8 [e], sorted: atomic numbers of all the molecules."""
+        return np.unique(self.type_rows[:, 0]).astype(np.uint8)
+
+    def input_sha256(self) -> str:
+        """SHA-256 of the sorted canonical input SMILES, newline-joined (as
+        :func:`~molood.detectors.inputs.smiles_sha256`): independent of input order."""
+        if self._input_sha is None:
+            self._input_sha = hashlib.sha256("\n".join(sorted(self.input_smiles)).encode()
+                                             ).hexdigest()
+        return self._input_sha
+
+
+def profile_chunk(items: Sequence[Any], standardizer: Standardizer | None,
+                  largest_fragment: bool, graphs: bool = False, start: int = 0
+                  ) -> MoleculeTable:
+    """The :class:`MoleculeTable` of one chunk of inputs (SMILES, RDKit Mols, None/NaN for a
+    missing value) whose first item is input ``start``; ``graphs`` also featurizes them."""
+    from rdkit import Chem
+
+    from molood.chem.parse import canonical_smiles
+    from molood.detectors.inputs import to_graph_arrays
+
+    items = list(items)
+    mols: list[Any] = []
+    ga, valid, errors = to_graph_arrays(items, largest_fragment, standardizer=standardizer,
+                                        mols_out=mols, featurize=graphs)
+    ok = np.flatnonzero(valid)
+    good = [mols[i] for i in ok.tolist()]
+    raw = canonical_smiles([items[i] for i in ok.tolist()])
+    types = [atom_types(m) for m in good]
+    distinct = [np.unique(t, axis=0) if len(t) else np.zeros((0, 4), np.int64) for t in types]
+    offsets = np.zeros(len(good) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in distinct], out=offsets[1:])
+    per_env = [np.unique(e[e != MISSING_ENV]) for e in map(atom_environments, good)]
+    env_ids, env_counts = np.unique(np.concatenate(per_env) if per_env
+                                    else np.zeros(0, np.uint32), return_counts=True)
+    return MoleculeTable(
+        n_items=len(items), positions=ok.astype(np.int64) + int(start),
+        errors=[(i + int(start), e) for i, e in enumerate(errors) if e is not None],
+        smiles=[Chem.MolToSmiles(m) for m in good],
+        input_smiles=[r if r is not None else str(items[i]) for r, i in zip(raw, ok.tolist())],
+        fingerprints=packed_fingerprints(good), desc=descriptors(good, types),
+        type_rows=(np.concatenate(distinct).astype(np.int32) if distinct
+                   else np.zeros((0, 4), np.int32)),
+        type_offsets=offsets, env_ids=env_ids.astype(np.uint32),
+        env_counts=env_counts.astype(np.int64), graphs=ga if graphs else None)
+
+
+def concat_tables(parts: Sequence[MoleculeTable]) -> MoleculeTable:
+    """The chunks' tables joined in order (their ``positions`` already count from the start of
+    the collection)."""
+    parts = list(parts)
+    offsets = [np.zeros(1, np.int64)]
+    base = 0
+    for p in parts:
+        offsets.append(p.type_offsets[1:] + base)
+        base += int(p.type_offsets[-1])
+    env_ids, env_counts = merge_counts([p.env_ids for p in parts], [p.env_counts for p in parts])
+    graphs = [p.graphs for p in parts if p.graphs is not None]
+    cat = lambda name, empty: (np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+                               if parts else empty)
+    return MoleculeTable(
+        n_items=sum(p.n_items for p in parts),
+        positions=cat("positions", np.zeros(0, np.int64)),
+        errors=[e for p in parts for e in p.errors],
+        smiles=[s for p in parts for s in p.smiles],
+        input_smiles=[s for p in parts for s in p.input_smiles],
+        fingerprints=cat("fingerprints", np.zeros((0, 256), np.uint8)),
+        desc=cat("desc", np.zeros((0, 13))),
+        type_rows=cat("type_rows", np.zeros((0, 4), np.int32)),
+        type_offsets=np.concatenate(offsets), env_ids=env_ids.astype(np.uint32),
+        env_counts=env_counts,
+        graphs=GraphArrays.concat(graphs) if graphs else None)
