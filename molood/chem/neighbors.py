@@ -178,14 +178,18 @@ class HNSWFingerprintIndex:
 
     @classmethod
     def from_bytes(cls, data: np.ndarray) -> "HNSWFingerprintIndex":
-        """The index :meth:`to_bytes` saved."""
+        """The index :meth:`to_bytes` saved, searched in place (a view of ``data``, which the
+        index keeps alive: no copy of a graph of hundreds of MB)."""
         from usearch.index import Index
 
-        index = Index.restore(memoryview(np.ascontiguousarray(data, dtype=np.uint8)))
+        buf = np.ascontiguousarray(data, dtype=np.uint8)
+        index = Index.restore(memoryview(buf), view=True)
         if index is None:
             raise ValueError("not a usearch index")
         index.expansion_search = cls.EXPANSION_SEARCH
-        return cls(_index=index)
+        out = cls(_index=index)
+        out._buffer = buf
+        return out
 
     def __len__(self) -> int:
         return self.n

@@ -54,10 +54,46 @@ def _encode(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(b"".join(raw), dtype=np.uint8).copy(), offsets
 
 
-def _decode(data: np.ndarray, offsets: np.ndarray) -> list[str]:
-    raw = np.asarray(data, dtype=np.uint8).tobytes()
-    off = np.asarray(offsets, dtype=np.int64).tolist()
-    return [raw[a:b].decode("utf-8") for a, b in zip(off[:-1], off[1:])]
+class StringColumn(Sequence[str]):
+    """Strings stored as a model file stores them (UTF-8 bytes + int64 offsets [n + 1]),
+    decoded one at a time when read: a model of millions of molecules loads without building
+    millions of Python strings."""
+
+    def __init__(self, data: np.ndarray, offsets: np.ndarray) -> None:
+        self._raw = np.asarray(data, dtype=np.uint8).tobytes()
+        self._off = np.asarray(offsets, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self._off.size - 1)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._raw[int(self._off[i]):int(self._off[i + 1])].decode("utf-8")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, tuple, StringColumn)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-like, compared by content
+
+    def __repr__(self) -> str:
+        head = ", ".join(repr(self[i]) for i in range(min(3, len(self))))
+        return f"StringColumn([{head}{', ...' if len(self) > 3 else ''}], n={len(self)})"
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(UTF-8 bytes, offsets), as stored."""
+        return np.frombuffer(self._raw, dtype=np.uint8).copy(), self._off.copy()
+
+
+def _encode_column(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    return strings.arrays() if isinstance(strings, StringColumn) else _encode(strings)
 
 
 @dataclass(eq=False)
@@ -66,8 +102,9 @@ class ReferenceSet:
 
     Attributes
     ----------
-    smiles : list of str
-        RDKit canonical SMILES of the kept molecules.
+    smiles : sequence of str
+        RDKit canonical SMILES of the kept molecules (a :class:`StringColumn` when read from a
+        file).
     names : list of str, or None
         An ID or name per kept molecule ("" where unknown), or None.
     fingerprints : ndarray uint8 [n, 256], or None
@@ -90,8 +127,8 @@ class ReferenceSet:
         Returns the fingerprints when ``fingerprints`` is None.
     """
 
-    smiles: list[str]
-    names: list[str] | None
+    smiles: Sequence[str]
+    names: Sequence[str] | None
     fingerprints: np.ndarray | None
     calibration: np.ndarray
     environments: np.ndarray
@@ -173,7 +210,7 @@ class ReferenceSet:
                                                              dict[str, Any]]:
         """(tensors named ``reference.*``, manifest entry) for a model file; ``fingerprints``
         False leaves them out (a neighbour index in the same file holds them)."""
-        smi, off = _encode(self.smiles)
+        smi, off = _encode_column(self.smiles)
         t = {f"{PREFIX}smiles": smi, f"{PREFIX}smiles_offsets": off,
              f"{PREFIX}calibration": self.calibration.astype(np.uint8),
              f"{PREFIX}environments": self.environments.astype(np.uint32),
@@ -181,7 +218,7 @@ class ReferenceSet:
         if fingerprints:
             t[f"{PREFIX}fingerprints"] = np.ascontiguousarray(self.packed(), dtype=np.uint8)
         if self.names is not None:
-            t[f"{PREFIX}names"], t[f"{PREFIX}names_offsets"] = _encode(self.names)
+            t[f"{PREFIX}names"], t[f"{PREFIX}names_offsets"] = _encode_column(self.names)
         meta = {"n": len(self), "n_source": int(self.n_source), "source": self.source,
                 "fingerprint": f"Morgan radius {FP_RADIUS}, {FP_BITS} bits, packed",
                 "environments": f"unfolded Morgan atom environments, radius 0-{FP_RADIUS}, "
@@ -199,8 +236,8 @@ class ReferenceSet:
             return None
         meta = meta or {}
         g = lambda k: np.asarray(tensors[PREFIX + k])  # noqa: E731
-        smiles = _decode(g("smiles"), g("smiles_offsets"))
-        names = (_decode(g("names"), g("names_offsets")) if f"{PREFIX}names" in tensors
+        smiles = StringColumn(g("smiles"), g("smiles_offsets"))
+        names = (StringColumn(g("names"), g("names_offsets")) if f"{PREFIX}names" in tensors
                  else None)
         fps = None
         if f"{PREFIX}fingerprints" in tensors:
