@@ -54,7 +54,7 @@ def train_file(input: str | os.PathLike, output: str | os.PathLike, *,
             yield list(b.mols()[0] if b.kind == "molblock" else b.smiles)
 
     if hasattr(det, "fit_chunks"):  # streams: the file is never held as molecules
-        det.fit_chunks(_nonempty(chunks(), input))
+        det.fit_chunks(_nonempty(chunks(), input), expected=_rows_estimate(input))
     else:
         det.fit([x for c in _nonempty(chunks(), input) for x in c])
     ref = getattr(det, "reference_", None)
@@ -64,6 +64,16 @@ def train_file(input: str | os.PathLike, output: str | os.PathLike, *,
                             "rows": len(names), "skipped": len(names) - int(det.n_fit_)}
     det.save(output)
     return det
+
+
+def _rows_estimate(path: str | os.PathLike) -> int | None:
+    """About how many rows the file has (a fast count, for progress), None if unknown."""
+    from molood.io.readers import count_rows
+
+    try:
+        return count_rows(path, exact=False) if detect_format(path) != "sdf" else None
+    except Exception:  # noqa: BLE001 - progress only: reading the file reports real errors
+        return None
 
 
 def _nonempty(chunks: Iterator[list[Any]], input: str | os.PathLike) -> Iterator[list[Any]]:

@@ -170,6 +170,7 @@ class HNSWFingerprintIndex:
             if len(packed):
                 _index.add(np.arange(len(packed), dtype=np.uint64), packed, threads=1)
         self._index = _index
+        self._buffer: np.ndarray | None = None  # what a viewed index reads (from_bytes)
         self.n = len(_index)
 
     def to_bytes(self) -> np.ndarray:

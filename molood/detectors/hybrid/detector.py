@@ -83,6 +83,15 @@ _CHUNK = 5_000
 
 _PRELOAD = ("numpy", "rdkit.Chem", "molood.detectors.hybrid.table")
 
+_PROFILE_CPU_S, _HNSW_BUILD_S = 406e-6, 170e-6
+"""CPU seconds a molecule costs to read and profile, and to add to a HNSW graph (one thread),
+measured on MOSES' 1.58M molecules (``benchmarks/train_scale.py``): the rough duration said
+before a large fit starts."""
+
+
+def _rough_seconds(n: int, jobs: int) -> float:
+    return n * _PROFILE_CPU_S / max(1, jobs) + (n * _HNSW_BUILD_S if n > 50_000 else 0.0)
+
 EVIDENCE_COLUMNS = ("nearest_smiles", "nearest_id", "nearest_similarity", "reason")
 """Evidence :meth:`HybridDetector.score_evidence` returns per row (screens prefix them with
 ``molood_``)."""
@@ -228,13 +237,15 @@ class HybridDetector(BaseDetector):
             return self._fit_common(len(ga), ga, None)
         return self.fit_chunks([as_list(X)])
 
-    def fit_chunks(self, chunks: Iterable[Sequence[Any]]) -> "HybridDetector":
+    def fit_chunks(self, chunks: Iterable[Sequence[Any]], expected: int | None = None
+                   ) -> "HybridDetector":
         """Learn the ID set from a stream of input chunks (SMILES, RDKit Mols, None for a
         missing value), read one at a time and profiled in ``n_jobs`` processes
         (:func:`~molood.detectors.hybrid.table.profile_chunk`), so that a collection of
         millions is never held as molecules. Gives the model :meth:`fit` gives on the
-        chunks joined, however they are cut. Returns ``self``."""
-        from molood._parallel import ordered_map
+        chunks joined, however they are cut. ``expected``: about how many inputs will come
+        (progress lines then say how long is left). Returns ``self``."""
+        from molood._parallel import ordered_map, resolve_n_jobs
         from molood.detectors.hybrid.table import concat_tables, profile_chunk
 
         self.components_ = self._validate_params(graphs_only=False)
@@ -249,23 +260,32 @@ class HybridDetector(BaseDetector):
                     yield chunk[s:s + _CHUNK], std, largest, graphs, start + s
                 start += len(chunk)
 
+        if self.verbose and expected and expected > 50_000:
+            jobs = resolve_n_jobs(self.n_jobs)
+            rough = _term.duration(_rough_seconds(expected, jobs))
+            _term.say(_progress, f"hybrid fit: reading ~{expected:,} molecules with {jobs} "
+                                 f"process(es); roughly {rough} in all on the machine the "
+                                 "README measures on")
         parts, t0, last, n = [], time.monotonic(), time.monotonic(), 0
         for part in ordered_map(profile_chunk, work(), self.n_jobs, preload=_PRELOAD):
             parts.append(part)
             n += part.n_items
             if self.verbose and time.monotonic() - last >= _term.PROGRESS_SECONDS:
                 last = time.monotonic()
-                _term.say(_progress, f"hybrid fit: {n:,} molecules read ({n / (last - t0):,.0f}"
-                                     f" a second)")
+                rate = n / (last - t0)
+                left = (f", about {_term.duration((expected - n) / rate)} of reading left"
+                        if expected and expected > n else "")
+                _term.say(_progress, f"hybrid fit: {n:,} molecules read ({rate:,.0f} a "
+                                     f"second{left})")
         table = concat_tables(parts)
         parts.clear()
         table.input_sha256()
         table.input_smiles.clear()  # hashed; ~0.1 kB a molecule not needed any more
-        return self.fit_table(table)
+        return self._fit_table(table)
 
-    def fit_table(self, table: "MoleculeTable") -> "HybridDetector":
-        """Learn the ID set from a profiled collection (:meth:`fit_chunks`); the components
-        must have been resolved (``components_``). Returns ``self``."""
+    def _fit_table(self, table: "MoleculeTable") -> "HybridDetector":
+        """Learn the ID set from a profiled collection (:meth:`fit_chunks`; ``components_``
+        resolved). Returns ``self``."""
         errors: list[str | None] = [None] * table.n_items
         for i, e in table.errors:
             errors[i] = e

@@ -8,8 +8,8 @@ SEGO part needs them); it is what worker processes run. :func:`concat_tables` jo
 chunks in input order. The result does not depend on how the collection was chunked or how
 many processes profiled it. RDKit + numpy; no torch.
 
-One table is what the hybrid detector is fitted from (:meth:`~molood.detectors.hybrid.detector.
-HybridDetector.fit_table`).
+One table is what the hybrid detector is fitted from
+(:meth:`~molood.detectors.hybrid.detector.HybridDetector.fit_chunks`).
 """
 
 from __future__ import annotations

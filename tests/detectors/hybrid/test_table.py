@@ -79,12 +79,13 @@ def test_train_file_streams_the_library(tmp_path, freesolv_smiles, monkeypatch):
     seen: list[int] = []
     real = HybridDetector.fit_chunks
 
-    def spy(self, chunks):
+    def spy(self, chunks, **kw):
         def watch():
             for c in chunks:
                 seen.append(len(c))
                 yield c
-        return real(self, watch())
+        assert kw["expected"] == 250  # a row estimate, for progress
+        return real(self, watch(), **kw)
 
     monkeypatch.setattr(HybridDetector, "fit_chunks", spy)
     det = train_mod.train_file(csv, tmp_path / "m.molood", seed=0, verbose=False)
@@ -122,3 +123,14 @@ def test_memory_grows_by_a_compact_table_not_by_molecules(tmp_path, freesolv_smi
         grow.append(int(out.stdout.strip().splitlines()[-1]) * 1024)
     per_extra = (grow[1] - grow[0]) / (12 * len(freesolv_smiles))
     assert per_extra < 4_000, per_extra
+
+
+def test_progress_lines_say_what_is_left(freesolv_smiles, capsys, monkeypatch):
+    from molood import _term
+
+    monkeypatch.setattr(_term, "PROGRESS_SECONDS", 0.0)
+    data = freesolv_smiles[:300]
+    HybridDetector(verbose=True).fit_chunks([data[:100], data[100:]], expected=600)
+    lines = [x for x in capsys.readouterr().err.splitlines() if "molecules read" in x]
+    assert lines and "of reading left" in lines[0]
+    assert "300 molecules read" in lines[-1]
