@@ -29,6 +29,7 @@ _LAZY: dict[str, str] = {
     "load_model": "molood.persist",
     "default_model_path": "molood.persist",
     "screen": "molood.screening.engine",
+    "train_file": "molood.train",
     "smiles_to_graph": "molood.detectors.sego.dgl",
     "mol_to_graph": "molood.detectors.sego.dgl",
     "smiles_to_batch": "molood.detectors.sego.dgl",
@@ -52,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover - for IDEs and type checkers only
     from molood.graphs.codingtree import build_coding_tree, structural_entropy  # noqa: F401
     from molood.persist import default_model_path, load_model  # noqa: F401
     from molood.screening.engine import screen  # noqa: F401
+    from molood.train import train_file  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -71,3 +71,10 @@ def test_train_file_fits_the_hybrid_detector_by_default(tmp_path, freesolv_smile
     ev = det.score_evidence([freesolv_smiles[3]])
     assert ev["nearest_id"] == ["n3"] and ev["nearest_similarity"] == [1.0]
     assert read_manifest(tmp_path / "m.molood")["detector"] == "hybrid"
+
+
+def test_train_file_is_part_of_the_public_api():
+    import molood
+    from molood.train import train_file
+
+    assert molood.train_file is train_file and "train_file" in molood.__all__
