@@ -125,12 +125,17 @@ def test_memory_grows_by_a_compact_table_not_by_molecules(tmp_path, freesolv_smi
     assert per_extra < 4_000, per_extra
 
 
-def test_progress_lines_say_what_is_left(freesolv_smiles, capsys, monkeypatch):
+def test_progress_lines_say_what_is_left(freesolv_smiles, capsys, caplog, monkeypatch):
+    """(to the log when logging is configured, else straight to stderr)"""
+    import logging
+
     from molood import _term
 
     monkeypatch.setattr(_term, "PROGRESS_SECONDS", 0.0)
     data = freesolv_smiles[:300]
-    HybridDetector(verbose=True).fit_chunks([data[:100], data[100:]], expected=600)
-    lines = [x for x in capsys.readouterr().err.splitlines() if "molecules read" in x]
+    with caplog.at_level(logging.INFO, logger="molood"):
+        HybridDetector(verbose=True).fit_chunks([data[:100], data[100:]], expected=600)
+    text = capsys.readouterr().err + caplog.text
+    lines = [x for x in text.splitlines() if "molecules read" in x]
     assert lines and "of reading left" in lines[0]
     assert "300 molecules read" in lines[-1]
