@@ -29,11 +29,17 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-__all__ = ["resolve_n_jobs", "ordered_map", "start_forkserver", "SCORER_PRELOAD"]
+__all__ = ["resolve_n_jobs", "ordered_map", "start_forkserver", "SCORER_PRELOAD",
+           "MOLECULE_SCORER_PRELOAD"]
 
 SCORER_PRELOAD = ("numpy", "torch", "rdkit.Chem", "molood.chem.features",
                   "molood.detectors.sego.detector", "molood.screening.worker")
 """What a screening worker runs on: imported once by the fork server."""
+
+MOLECULE_SCORER_PRELOAD = ("numpy", "rdkit.Chem", "molood.chem.features",
+                           "molood.detectors.hybrid.detector", "molood.screening.worker")
+"""What a worker scoring with a torch-free model (the hybrid detector without a SEGO part)
+runs on: no torch to import, map or share."""
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:

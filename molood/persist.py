@@ -202,6 +202,21 @@ def read_model_file(path: str | os.PathLike) -> tuple[bytes, dict[str, Any]]:
     return _read_checked(Path(path))
 
 
+def peek_manifest(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The manifest from a model file's header alone (a few kB read, nothing validated), or
+    None when it cannot be read so: for choices made before the file is loaded properly
+    (which then validates it)."""
+    try:
+        with open(path, "rb") as fh:
+            size = int.from_bytes(fh.read(8), "little")
+            if not 0 < size <= 100 * 2**20:
+                return None
+            header = json.loads(fh.read(size))
+        return json.loads(header["__metadata__"]["molood"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON manifest of a model file (validated; tensors are not decoded)."""
     return read_model_file(path)[1]

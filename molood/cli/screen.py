@@ -125,9 +125,10 @@ def screen(input: str, output: str, model: str | None, smiles_col: str | None,
       molood --log-file run.log screen library.csv.gz -o scores.parquet --json --quiet
     """
     from molood._parallel import resolve_n_jobs, start_forkserver
+    from molood.screening.models import scorer_preload
 
     if resolve_n_jobs(workers) > 1:  # the workers' imports overlap with this process's work
-        start_forkserver()
+        start_forkserver(scorer_preload(model))
     from molood.screening import engine
 
     setup_logging(quiet)

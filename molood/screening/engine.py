@@ -75,14 +75,14 @@ from typing import TYPE_CHECKING, Any, Iterator
 import pandas as pd
 import pyarrow as pa
 
-from molood._parallel import SCORER_PRELOAD, ordered_map, resolve_n_jobs, start_forkserver
+from molood._parallel import ordered_map, resolve_n_jobs, start_forkserver
 from molood.chem.limits import DEFAULT_MAX_ATOMS, check_max_atoms
 from molood.detectors.calibration import check_fpr, fpr_resolution_message
 from molood.exceptions import MoloodInputError, Terminated
 from molood.io.formats import detect_format, detect_output_format
 from molood.io.readers import MolBatch, read_batches
 from molood.screening.columns import STATUS_COLUMN
-from molood.screening.models import ModelInfo, model_info
+from molood.screening.models import ModelInfo, model_info, scorer_preload
 from molood.screening.output import ResultWriter, chunk_table, output_schemas
 from molood.screening.plan import InputPlan, pandas_metadata, plan_input
 from molood.screening.progress import Progress
@@ -180,15 +180,17 @@ def screen(input: str | os.PathLike, output: str | os.PathLike, *,
     check_arguments(input, output, fpr, batch_size)
     max_atoms = check_max_atoms(max_atoms)
     n_workers = resolve_n_jobs(workers)
+    preload = scorer_preload(model)
     if n_workers > 1:
-        start_forkserver(SCORER_PRELOAD)  # its imports overlap with reading model and input
+        start_forkserver(preload)  # its imports overlap with reading model and input
     with tempfile.TemporaryDirectory(prefix="molood-") as tmpdir:
         info = model_info(model, tmpdir, check_versions=n_workers > 1)
         run = _describe_run(input, output, info, smiles_col, fpr, id_col, want_count=progress,
                             max_atoms=max_atoms, smiles_column=smiles_column)
         wd = work_dir_for(output)
         chunk, done = prepare_work_dir(wd, run.state, resume, batch_size, DEFAULT_BATCH_SIZE)
-        out, resumed, counts = _write_output(run, wd, chunk, done, n_workers, progress)
+        out, resumed, counts = _write_output(run, wd, chunk, done, n_workers, progress,
+                                             preload)
         shutil.rmtree(wd, ignore_errors=True)
     return ScreenSummary(input=input, output=output, rows=out.rows, scored=out.scored,
                          invalid=out.rows - out.scored, flagged=out.flagged,
@@ -267,7 +269,8 @@ def _describe_run(input: str, output: str, info: ModelInfo, smiles_col: str | No
 
 
 def _write_output(run: _Run, wd: Path, chunk: int, done: int, n_workers: int,
-                  progress: bool) -> tuple[ResultWriter, int, dict[str, int]]:
+                  progress: bool, preload: tuple[str, ...]
+                  ) -> tuple[ResultWriter, int, dict[str, int]]:
     """Replay the ``done`` finished parts, then score and write the rest of the input, each
     new chunk first as a part of the work directory. Returns the finished output writer, the
     number of rows replayed and the rows per status class. On any error the output is
@@ -288,7 +291,8 @@ def _write_output(run: _Run, wd: Path, chunk: int, done: int, n_workers: int,
             for k in range(done):
                 write(read_part(wd, k, run.part_schema))
             resumed = out.rows
-            with closing(_scored_chunks(run, chunk, done * chunk, n_workers)) as tables:
+            with closing(_scored_chunks(run, chunk, done * chunk, n_workers,
+                                        preload)) as tables:
                 for table in tables:
                     write_part(wd, finished, table)
                     finished += 1
@@ -313,9 +317,10 @@ def _keep_for_resume(wd: Path, finished: int, chunk: int) -> None:
                        plural(chunk, "row"), wd)
 
 
-def _scored_chunks(run: _Run, chunk: int, start_row: int, n_workers: int
-                   ) -> Iterator[pa.Table]:
-    """The input from ``start_row`` on, scored, as part tables of ``chunk`` rows, in order."""
+def _scored_chunks(run: _Run, chunk: int, start_row: int, n_workers: int,
+                   preload: tuple[str, ...]) -> Iterator[pa.Table]:
+    """The input from ``start_row`` on, scored, as part tables of ``chunk`` rows, in order
+    (workers forked from a server that imported ``preload``)."""
     chunks = _Chunks(run.input, run.plan, chunk, start_row)
     serial = n_workers == 1
     structure = run.plan.structure_smiles
@@ -324,7 +329,7 @@ def _scored_chunks(run: _Run, chunk: int, start_row: int, n_workers: int
         initializer=init_scorer,
         initargs=(run.info.path, run.info.detector if serial else None, not serial,
                   run.state["max_atoms"], run.state["smiles_column"], run.fpr),
-        preload=SCORER_PRELOAD))
+        preload=preload))
     for first in results:
         batch = chunks.popleft()
         got = [first] + [next(results) for _ in range(_n_tasks(len(batch)) - 1)]

@@ -22,9 +22,10 @@ import numpy as np
 from molood._fs import file_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
+    from molood.detectors.base import BaseDetector
     from molood.detectors.sego.detector import SEGODetector
 
-__all__ = ["ModelInfo", "get_model", "model_info", "model_path"]
+__all__ = ["ModelInfo", "get_model", "model_info", "model_path", "scorer_preload"]
 
 _CACHE: "OrderedDict[tuple[str, int, int], SEGODetector]" = OrderedDict()
 _CACHE_SIZE = 4
@@ -33,6 +34,26 @@ _CACHE_LOCK = threading.Lock()
 
 def _in_memory(model: Any) -> bool:
     return model is not None and not isinstance(model, (str, os.PathLike))
+
+
+def scorer_preload(model: "str | os.PathLike | BaseDetector | None") -> tuple[str, ...]:
+    """What screening workers for ``model`` import before forking: no torch for a hybrid
+    model without a SEGO part (read from the file's header), else the SEGO scorer's modules."""
+    from molood._parallel import MOLECULE_SCORER_PRELOAD, SCORER_PRELOAD
+
+    if _in_memory(model):
+        torch_free = (getattr(model, "registry_name", None) == "hybrid"
+                      and getattr(model, "sego_", None) is None)
+    else:
+        from molood.persist import peek_manifest
+
+        try:
+            manifest = peek_manifest(model_path(model))
+        except FileNotFoundError:
+            return SCORER_PRELOAD  # the error is raised where the model is loaded
+        torch_free = bool(manifest) and manifest.get("detector") == "hybrid" \
+            and "sego" not in manifest
+    return MOLECULE_SCORER_PRELOAD if torch_free else SCORER_PRELOAD
 
 
 def model_path(model: str | os.PathLike | None) -> Path:

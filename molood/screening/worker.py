@@ -49,21 +49,22 @@ def init_scorer(model_path: str, detector: Any = None, in_worker: bool = True,
                 max_atoms: int | None = DEFAULT_MAX_ATOMS, smiles: bool = True,
                 fpr: float | None = None) -> None:
     """Load the scorer :func:`score_job` uses: ``detector`` itself, else the file
-    ``model_path`` (in a worker: the scoring-only load, one torch thread, no version check,
-    which the parent did); ``max_atoms`` and ``smiles`` are the screen's options of
+    ``model_path`` (in a worker: the scoring-only load, no version check, which the parent
+    did; one torch thread when the model uses torch at all); ``max_atoms`` and ``smiles`` are the screen's options of
     :func:`~molood.screening.scoring.score_inputs` (the cap; whether to return the SMILES
     scored)."""
     global _WORKER_DET
     if in_worker:
-        import torch
-
         _keep_freed_memory()
-        torch.set_num_threads(1)  # one process per core is faster than threads for these sizes
     if detector is None:
         from molood.persist import load_scoring_model
 
         # workers need no DGL and no version check (the parent did it): the scoring-only load
         detector = load_scoring_model(model_path) if in_worker else get_model(model_path)
+    if in_worker and "torch" in sys.modules:  # a model with a SEGO part (hybrid: none)
+        import torch
+
+        torch.set_num_threads(1)  # one process per core is faster than threads for these sizes
     _WORKER_DET = detector
     _OPTIONS.update(max_atoms=max_atoms, smiles=smiles, fpr=fpr)
 

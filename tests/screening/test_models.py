@@ -55,3 +55,26 @@ def test_model_info_carries_the_models_fpr(fpr02_model, fpr02_model_path, tmp_pa
     assert from_file.fpr == in_memory.fpr == 0.2
     assert from_file.threshold(0.2) == fpr02_model.threshold()
     assert in_memory.detector is fpr02_model and from_file.detector is None
+
+
+def test_hybrid_models_are_screened_without_torch(tmp_path):
+    """Workers for a torch-free model (the bundled hybrid one) neither preload nor import
+    torch; a SEGO model's do."""
+    from molood._parallel import MOLECULE_SCORER_PRELOAD, SCORER_PRELOAD
+    from molood.persist import default_model_path, peek_manifest, sego_model_path
+    from molood.screening.models import scorer_preload
+
+    assert scorer_preload(None) == MOLECULE_SCORER_PRELOAD
+    assert scorer_preload(sego_model_path()) == SCORER_PRELOAD
+    assert peek_manifest(default_model_path())["detector"] == "hybrid"
+    junk = tmp_path / "junk.molood"
+    junk.write_bytes(b"\xff" * 64)
+    assert peek_manifest(junk) is None and scorer_preload(junk) == SCORER_PRELOAD
+    code = ("import sys; from molood.screening.worker import init_scorer, score_job; "
+            "from molood.persist import default_model_path; "
+            "init_scorer(str(default_model_path()), in_worker=True); "
+            "rows = score_job(['CCO', 'c1ccccc1', 'nonsense'], 'smiles'); "
+            "print(len(rows.scores), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["3", "False"]
