@@ -165,22 +165,22 @@ def audit_inputs(inputs: Sequence[Any], kind: str = "smiles", *, folds: int = 5,
     ``k``, or SEGO's ``alpha``). Needs at least ``max(2·folds, 20)`` valid molecules.
     """
     from molood.chem.features import inputs_to_arrays
-    from molood.chem.parse import parse, quiet_rdkit
 
     check_fpr(fpr)
     folds = int(folds)
     if folds < 2:
         raise ValueError(f"folds must be >= 2, got {folds}")
+    if detector not in ("hybrid", "sego"):
+        raise ValueError(f"detector must be 'hybrid' or 'sego', got {detector!r}")
     inputs = list(inputs)
-    ga, errors = inputs_to_arrays(inputs, kind, largest_fragment=False, max_atoms=max_atoms)
+    parsed: list[Any] = []  # graphs only for SEGO fold models; molecules for all the rest
+    ga, errors = inputs_to_arrays(inputs, kind, largest_fragment=False, max_atoms=max_atoms,
+                                  mols_out=parsed, featurize=detector == "sego")
     valid = np.flatnonzero([e is None for e in errors])
     if len(valid) < max(2 * folds, 20):
         raise ValueError(f"audit needs at least {max(2 * folds, 20)} valid molecules for "
                          f"{folds}-fold cross-fitting, got {len(valid)}")
-    if detector not in ("hybrid", "sego"):
-        raise ValueError(f"detector must be 'hybrid' or 'sego', got {detector!r}")
-    with quiet_rdkit():
-        mols = [parse(inputs[i], kind)[0] for i in valid]
+    mols = [parsed[i] for i in valid]
     n = len(inputs)
     score = np.full(n, np.nan)
     pval = np.full(n, np.nan)
@@ -190,7 +190,8 @@ def audit_inputs(inputs: Sequence[Any], kind: str = "smiles", *, folds: int = 5,
     for k in range(folds):
         t0 = time.perf_counter()
         train, held = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
-        det = _fold_model(detector, [mols[i] for i in train], ga.take(train), seed=int(seed) + k,
+        det = _fold_model(detector, [mols[i] for i in train],
+                          None if ga is None else ga.take(train), seed=int(seed) + k,
                           epochs=int(epochs), fpr=fpr, num_threads=num_threads,
                           verbose=verbose, max_atoms=max_atoms, **detector_params)
         if detector == "hybrid":

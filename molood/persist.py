@@ -7,7 +7,8 @@ A model file is a plain `safetensors <https://huggingface.co/docs/safetensors>`_
 - the safetensors metadata holds one key, ``"molood"``, whose value is a JSON manifest:
   ``format`` / ``format_version``, ``detector`` (the registry name, e.g. ``"sego"``; see
   :mod:`molood.detectors.registry`), the molood/torch/dgl/rdkit/usearch/numpy/python versions
-  that wrote it, the detector's hyper-parameters (``get_params()``), and what the detector adds about itself
+  that wrote it, the detector's hyper-parameters (``get_params()``), and what the detector adds
+  about itself
   (training set size and SHA-256, featurizer settings, timings, calibration: n_cal, default fpr,
   threshold, ...; :meth:`~molood.detectors.base.BaseDetector._get_state`).
 
@@ -209,7 +210,7 @@ def peek_manifest(path: str | os.PathLike) -> dict[str, Any] | None:
     try:
         with open(path, "rb") as fh:
             size = int.from_bytes(fh.read(8), "little")
-            if not 0 < size <= 100 * 2**20:
+            if not 0 < size <= _MAX_HEADER:
                 return None
             header = json.loads(fh.read(size))
         return json.loads(header["__metadata__"]["molood"])

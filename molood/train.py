@@ -54,7 +54,8 @@ def train_file(input: str | os.PathLike, output: str | os.PathLike, *,
             yield list(b.mols()[0] if b.kind == "molblock" else b.smiles)
 
     if hasattr(det, "fit_chunks"):  # streams: the file is never held as molecules
-        det.fit_chunks(_nonempty(chunks(), input), expected=_rows_estimate(input))
+        expected = _rows_estimate(input) if getattr(det, "verbose", False) else None
+        det.fit_chunks(_nonempty(chunks(), input), expected=expected)
     else:
         det.fit([x for c in _nonempty(chunks(), input) for x in c])
     ref = getattr(det, "reference_", None)

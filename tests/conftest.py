@@ -10,6 +10,9 @@
     (``id``, ``smiles``, ``value``).
 ``library_csv``
     Those rows written to ``library.csv`` (session temp dir).
+``assert_same_model``
+    A function asserting that two fitted detectors would write the same model file: the same
+    tensors, bit for bit, and the same manifest entries (training set, calibration, history).
 """
 
 from __future__ import annotations
@@ -124,3 +127,18 @@ def toy_detector_cls():
             self._restore_calibration(manifest, tensors)
 
     return ToyMeanDetector
+
+
+def _assert_same_model(a, b) -> None:
+    import numpy as np
+
+    (ta, ma), (tb, mb) = a._get_state(), b._get_state()
+    assert ta.keys() == tb.keys()
+    for k in ta:
+        np.testing.assert_array_equal(ta[k], tb[k], err_msg=k)
+    assert ma == mb
+
+
+@pytest.fixture(scope="session")
+def assert_same_model():
+    return _assert_same_model

@@ -83,17 +83,18 @@ def packed_fingerprints(mols: Sequence[Any]) -> np.ndarray:
 
 def tanimoto(query: np.ndarray, refs: np.ndarray, ref_counts: np.ndarray | None = None
              ) -> np.ndarray:
-    """Tanimoto similarity of one packed fingerprint ``query`` [256] against ``refs`` [n, 256]:
-    float64 [n]. ``ref_counts`` (the on-bit count of each row of ``refs``) may be passed to
-    save recounting them for every query. Two empty fingerprints have similarity 0 (RDKit's
-    convention)."""
+    """Tanimoto similarity of packed fingerprints: one ``query`` [256] against ``refs``
+    [n, 256] gives float64 [n]; leading axes broadcast as numpy does (``query`` [q, 1, 256]
+    against ``refs`` [q, k, 256] gives [q, k]). ``ref_counts`` (the on-bit count of each row
+    of ``refs``) may be passed to save recounting them for every query. Two empty
+    fingerprints have similarity 0 (RDKit's convention)."""
     refs = np.asarray(refs, dtype=np.uint8)
+    query = np.asarray(query, dtype=np.uint8)
     if ref_counts is None:
-        ref_counts = np.bitwise_count(refs).sum(axis=1, dtype=np.int64)
-    inter = np.bitwise_count(refs & np.asarray(query, dtype=np.uint8)).sum(axis=1,
-                                                                           dtype=np.int64)
-    union = ref_counts + int(np.bitwise_count(query).sum()) - inter
-    return np.divide(inter, union, out=np.zeros(refs.shape[0]), where=union > 0)
+        ref_counts = np.bitwise_count(refs).sum(axis=-1, dtype=np.int64)
+    inter = np.bitwise_count(refs & query).sum(axis=-1, dtype=np.int64)
+    union = ref_counts + np.bitwise_count(query).sum(axis=-1, dtype=np.int64) - inter
+    return np.divide(inter, union, out=np.zeros(union.shape), where=union > 0)
 
 
 def atom_environments(mol: Any) -> np.ndarray:

@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from molood.chem.fingerprints import FP_BITS, _generator
+from molood.chem.fingerprints import FP_BITS, FP_BYTES, _generator, tanimoto
 
 __all__ = ["FingerprintIndex", "HNSWFingerprintIndex", "make_index", "on_bits",
            "bits_matrix", "packed_bits", "unpacked_bits", "EXACT_MAX_REFERENCES"]
@@ -198,9 +198,9 @@ class HNSWFingerprintIndex:
     def packed(self) -> np.ndarray:
         """The indexed fingerprints, uint8 [n, 256], in index order (a copy)."""
         if self.n == 0:
-            return np.zeros((0, FP_BITS // 8), dtype=np.uint8)
+            return np.zeros((0, FP_BYTES), dtype=np.uint8)
         out = self._index.get(np.arange(self.n, dtype=np.uint64), dtype=np.uint8)
-        return np.asarray(out, dtype=np.uint8).reshape(self.n, FP_BITS // 8)
+        return np.asarray(out, dtype=np.uint8).reshape(self.n, FP_BYTES)
 
     def nearest(self, bits: Sequence[np.ndarray], k: int = 1,
                 exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -222,10 +222,7 @@ class HNSWFingerprintIndex:
         # exact float64 Tanimoto of what was found (usearch reports float32 distances)
         ref = np.asarray(self._index.get(np.where(ok, keys, 0).ravel().astype(np.uint64),
                                          dtype=np.uint8), dtype=np.uint8)
-        ref = ref.reshape(nq, keys.shape[1], -1)
-        inter = np.bitwise_count(ref & q[:, None, :]).sum(axis=2, dtype=np.int64)
-        union = np.bitwise_count(ref | q[:, None, :]).sum(axis=2, dtype=np.int64)
-        sim = np.divide(inter, union, out=np.zeros(inter.shape), where=union > 0)
+        sim = tanimoto(q[:, None, :], ref.reshape(nq, keys.shape[1], FP_BYTES))
         sim[~ok] = -1.0
         order = np.lexsort((keys, -sim), axis=1)[:, :k]  # most similar first, ties: lower index
         top_keys = np.take_along_axis(keys, order, axis=1)

@@ -137,6 +137,7 @@ class ReferenceSet:
     source: str = "training set"
     source_index: np.ndarray | None = None
     fingerprint_source: Callable[[], np.ndarray] | None = field(default=None, repr=False)
+    _counts: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def packed(self) -> np.ndarray:
         """The packed fingerprints, uint8 [n, 256] (fetched once from ``fingerprint_source``
@@ -148,10 +149,9 @@ class ReferenceSet:
         return self.fingerprints
 
     def _bit_counts(self) -> np.ndarray:
-        counts = getattr(self, "_counts", None)
-        if counts is None:  # only explanations need them: not computed at load
-            counts = self._counts = np.bitwise_count(self.packed()).sum(axis=1, dtype=np.int64)
-        return counts
+        if self._counts is None:  # only explanations need them: not computed at load
+            self._counts = np.bitwise_count(self.packed()).sum(axis=1, dtype=np.int64)
+        return self._counts
 
     def __len__(self) -> int:
         return len(self.smiles)

@@ -99,7 +99,7 @@ def describe(path: str, manifest: dict[str, Any], sha: str, size: int) -> str:
         f"{num(thr) if thr is not None else 'inf (fpr below 1/(n_cal+1): nothing is flagged)'}",
         *([] if hybrid else ["  z-score stats  " + ", ".join(
             f"{k} {num(x)}" for k, x in (cal.get("stats") or {}).items())]),
-        *([f"  component nulls  " + ", ".join(f"{c} {n}" for c, n in
+        *(["  component nulls  " + ", ".join(f"{c} {n}" for c, n in
                                              (cal.get("nulls") or {}).items())] if hybrid
           else []),
         "",

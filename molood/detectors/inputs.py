@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from molood.chem.standardize import Standardizer
 
 __all__ = ["as_list", "to_graph_arrays", "check_training_rows",
-           "smiles_sha256", "graph_arrays_sha256"]
+           "smiles_sha256", "canonical_keys", "keys_sha256", "graph_arrays_sha256"]
 
 
 def _mol_type() -> tuple[type, ...]:
@@ -127,11 +127,21 @@ def graph_arrays_sha256(ga: GraphArrays) -> str:
     return h.hexdigest()
 
 
-def smiles_sha256(items: Iterable[Any]) -> str:
-    """SHA-256 of the sorted RDKit-canonical SMILES (newline-joined) of molecules (SMILES or
-    Mols): the same for any order of the same training set."""
+def canonical_keys(items: Iterable[Any]) -> list[str]:
+    """What identifies each molecule (SMILES or Mol) in a training-set hash: its RDKit
+    canonical SMILES, or the item as text where RDKit cannot canonicalise it."""
     from molood.chem.parse import canonical_smiles
 
     items = list(items)
-    can = [c if c is not None else str(it) for it, c in zip(items, canonical_smiles(items))]
-    return hashlib.sha256("\n".join(sorted(can)).encode()).hexdigest()
+    return [c if c is not None else str(it) for it, c in zip(items, canonical_smiles(items))]
+
+
+def keys_sha256(keys: Iterable[str]) -> str:
+    """SHA-256 of :func:`canonical_keys`, sorted and newline-joined: order-independent."""
+    return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
+
+
+def smiles_sha256(items: Iterable[Any]) -> str:
+    """SHA-256 of the sorted RDKit-canonical SMILES (newline-joined) of molecules (SMILES or
+    Mols): the same for any order of the same training set."""
+    return keys_sha256(canonical_keys(items))

@@ -50,9 +50,9 @@ def init_scorer(model_path: str, detector: Any = None, in_worker: bool = True,
                 fpr: float | None = None) -> None:
     """Load the scorer :func:`score_job` uses: ``detector`` itself, else the file
     ``model_path`` (in a worker: the scoring-only load, no version check, which the parent
-    did; one torch thread when the model uses torch at all); ``max_atoms`` and ``smiles`` are the screen's options of
-    :func:`~molood.screening.scoring.score_inputs` (the cap; whether to return the SMILES
-    scored)."""
+    did; one torch thread when the model uses torch at all); ``max_atoms`` and ``smiles``
+    are the screen's options of :func:`~molood.screening.scoring.score_inputs` (the cap;
+    whether to return the SMILES scored)."""
     global _WORKER_DET
     if in_worker:
         _keep_freed_memory()

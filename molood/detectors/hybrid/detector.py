@@ -30,16 +30,21 @@ SEGO's batch-independent score.
 from __future__ import annotations
 
 import logging
-import time
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence
 
 import numpy as np
 
 from molood import _term
 from molood.chem.atomtypes import AtomTypeSet
 from molood.chem.limits import DEFAULT_MAX_ATOMS
-from molood.chem.neighbors import HNSWFingerprintIndex, make_index, unpacked_bits
+from molood.chem.neighbors import (
+    EXACT_MAX_REFERENCES,
+    HNSWFingerprintIndex,
+    make_index,
+    unpacked_bits,
+)
 from molood.chem.profiles import Profiles, profiles
+from molood.chem.reference import ReferenceSet
 from molood.chem.standardize import DEFAULT_STANDARDIZE, Standardizer
 from molood.chem.standardize import featurizer_settings as _featurizer_settings
 from molood.detectors.base import BaseDetector
@@ -54,6 +59,8 @@ from molood.detectors.hybrid.components import (
 )
 from molood.detectors.hybrid.fusion import fuse
 from molood.detectors.hybrid.reasons import component_phrases, reason_components, reason_text
+from molood.detectors.hybrid.table import MoleculeTable, profile_stream
+from molood.detectors.hybrid.table import progress_log as _progress
 from molood.detectors.inputs import (
     as_list,
     check_training_rows,
@@ -64,13 +71,11 @@ from molood.detectors.registry import register
 from molood.graphs.arrays import GraphArrays
 
 if TYPE_CHECKING:  # pragma: no cover
-    from molood.detectors.hybrid.table import MoleculeTable
     from molood.detectors.sego.detector import SEGODetector
 
 __all__ = ["HybridDetector", "DEFAULT_COMPONENTS", "EVIDENCE_COLUMNS"]
 
 logger = logging.getLogger(__name__)
-_progress = logging.getLogger("molood.detectors.hybrid.progress")  # the CLI keeps it on
 
 DEFAULT_COMPONENTS = ("knn", "descriptors")
 """Components fused for molecules unless told otherwise (chosen on the development pairs)."""
@@ -78,10 +83,8 @@ DEFAULT_COMPONENTS = ("knn", "descriptors")
 DEFAULT_GRAPH_COMPONENTS = ("embedding",)
 """Components for graphs without molecules (TU data sets)."""
 
-_CHUNK = 5_000
-"""Most molecules profiled per task (one worker holds them as RDKit molecules: ~0.2 GB)."""
-
-_PRELOAD = ("numpy", "rdkit.Chem", "molood.detectors.hybrid.table")
+_LARGE = 50_000
+"""Fits of more molecules than this say what they are doing (smaller ones take seconds)."""
 
 _PROFILE_CPU_S, _HNSW_BUILD_S = 406e-6, 170e-6
 """CPU seconds a molecule costs to read and profile, and to add to a HNSW graph (one thread),
@@ -90,7 +93,8 @@ before a large fit starts."""
 
 
 def _rough_seconds(n: int, jobs: int) -> float:
-    return n * _PROFILE_CPU_S / max(1, jobs) + (n * _HNSW_BUILD_S if n > 50_000 else 0.0)
+    hnsw = n * _HNSW_BUILD_S if n > EXACT_MAX_REFERENCES else 0.0
+    return n * _PROFILE_CPU_S / max(1, jobs) + hnsw
 
 EVIDENCE_COLUMNS = ("nearest_smiles", "nearest_id", "nearest_similarity", "reason")
 """Evidence :meth:`HybridDetector.score_evidence` returns per row (screens prefix them with
@@ -245,43 +249,18 @@ class HybridDetector(BaseDetector):
         millions is never held as molecules. Gives the model :meth:`fit` gives on the
         chunks joined, however they are cut. ``expected``: about how many inputs will come
         (progress lines then say how long is left). Returns ``self``."""
-        from molood._parallel import ordered_map, resolve_n_jobs
-        from molood.detectors.hybrid.table import concat_tables, profile_chunk
+        from molood._parallel import resolve_n_jobs
 
         self.components_ = self._validate_params(graphs_only=False)
         std, largest = self.featurizer_settings()
-        graphs = self.needs_graphs
-
-        def work() -> Iterator[tuple]:
-            start = 0
-            for chunk in chunks:
-                chunk = as_list(chunk)
-                for s in range(0, len(chunk), _CHUNK):
-                    yield chunk[s:s + _CHUNK], std, largest, graphs, start + s
-                start += len(chunk)
-
-        if self.verbose and expected and expected > 50_000:
+        if self.verbose and expected and expected > _LARGE:
             jobs = resolve_n_jobs(self.n_jobs)
             rough = _term.duration(_rough_seconds(expected, jobs))
             _term.say(_progress, f"hybrid fit: reading ~{expected:,} molecules with {jobs} "
                                  f"process(es); roughly {rough} in all on the machine the "
                                  "README measures on")
-        parts, t0, last, n = [], time.monotonic(), time.monotonic(), 0
-        for part in ordered_map(profile_chunk, work(), self.n_jobs, preload=_PRELOAD):
-            parts.append(part)
-            n += part.n_items
-            if self.verbose and time.monotonic() - last >= _term.PROGRESS_SECONDS:
-                last = time.monotonic()
-                rate = n / (last - t0)
-                left = (f", about {_term.duration((expected - n) / rate)} of reading left"
-                        if expected and expected > n else "")
-                _term.say(_progress, f"hybrid fit: {n:,} molecules read ({rate:,.0f} a "
-                                     f"second{left})")
-        table = concat_tables(parts)
-        parts.clear()
-        table.input_sha256()
-        table.input_smiles.clear()  # hashed; ~0.1 kB a molecule not needed any more
-        return self._fit_table(table)
+        return self._fit_table(profile_stream(chunks, std, largest, self.needs_graphs,
+                                              self.n_jobs, self.verbose, expected))
 
     def _fit_table(self, table: "MoleculeTable") -> "HybridDetector":
         """Learn the ID set from a profiled collection (:meth:`fit_chunks`; ``components_``
@@ -303,9 +282,9 @@ class HybridDetector(BaseDetector):
         self.train_smiles_sha256_ = None if table is None else table.input_sha256()
         self.n_fit_ = n
         self.sego_ = self._fit_sego(ga) if self.needs_graphs else None
-        cal_pos = (self.sego_.cal_index_ if self.sego_ is not None
-                   else self._sample(n, int(self.calibration_size), 3))
-        null_pos = np.union1d(cal_pos, self._sample(n, int(self.calibration_size), 3))
+        loo_pos = ReferenceSet.sample(n, int(self.calibration_size), int(self.seed) + 3)
+        cal_pos = self.sego_.cal_index_ if self.sego_ is not None else loo_pos
+        null_pos = np.union1d(cal_pos, loo_pos)
         self.reference_ = self.descriptors_ = self.atom_types_ = self.environments_ = None
         self.embedding_ = None
         if table is not None:
@@ -313,7 +292,7 @@ class HybridDetector(BaseDetector):
         if "embedding" in comps:
             self.embedding_ = EmbeddingIndex.from_embeddings(
                 self.sego_.embed_graphs(ga))  # type: ignore[union-attr]
-        if self.verbose and n > 50_000:
+        if self.verbose and n > _LARGE:
             _term.say(_progress, f"hybrid fit: calibrating on {len(null_pos):,} molecules, each "
                                  "left out in turn")
         raw = self._loo_scores(table, ga, null_pos)
@@ -334,14 +313,6 @@ class HybridDetector(BaseDetector):
                         n, ",".join(comps), self.n_cal_)
         return self
 
-    def _sample(self, n: int, size: int, offset: int) -> np.ndarray:
-        """Sorted positions: all of range(n), or ``size`` of them drawn with
-        ``RandomState(seed + offset)``."""
-        if n <= size:
-            return np.arange(n)
-        return np.sort(np.random.RandomState(int(self.seed) + offset).choice(
-            n, size=size, replace=False))
-
     def _fit_sego(self, ga: GraphArrays) -> "SEGODetector":
         from molood.detectors.sego.detector import SEGODetector
 
@@ -353,12 +324,9 @@ class HybridDetector(BaseDetector):
                       resume=self.resume)
         return SEGODetector(**params).fit(ga)
 
-
     def _fit_molecules(self, table: "MoleculeTable", cal_pos: np.ndarray) -> None:
         """The molecular side: reference/neighbour set (``cal_pos`` marked as calibration
         molecules) and its index, descriptor statistics, atom types, environments."""
-        from molood.chem.reference import ReferenceSet
-
         n = len(table)
         cap = n if self.neighbors_size is None else int(self.neighbors_size)
         keep = ReferenceSet.sample(n, cap, int(self.seed) + 2)
@@ -371,7 +339,7 @@ class HybridDetector(BaseDetector):
             source_index=table.positions[keep])
         self._ref_row = np.full(n, -1, dtype=np.int64)  # fit position -> reference row
         self._ref_row[keep] = np.arange(keep.size)
-        if self.verbose and keep.size > 50_000:
+        if self.verbose and keep.size > _LARGE:
             _term.say(_progress, f"hybrid fit: indexing {keep.size:,} molecules for neighbour "
                                  "search")
         self.index_ = make_index(self.reference_.fingerprints, self.neighbors_index)

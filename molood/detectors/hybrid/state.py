@@ -7,8 +7,8 @@ Tensors: ``hybrid.null.<component>`` (sorted ID null scores), ``hybrid.descripto
 float32), the reference set (``reference.*``: SMILES, names, packed fingerprints; an exact
 neighbour index is rebuilt from them; a HNSW graph is stored as ``hybrid.neighbors.hnsw``, with
 the fingerprints, which the reference set then leaves out), the calibration scores and, with a
-SEGO part, SEGO's own tensors prefixed ``sego.``. Manifest: components, training set, calibration, featurizer and, under
-``"sego"``, SEGO's manifest and parameters.
+SEGO part, SEGO's own tensors prefixed ``sego.``. Manifest: components, training set,
+calibration, featurizer and, under ``"sego"``, SEGO's manifest and parameters.
 """
 
 from __future__ import annotations

@@ -14,19 +14,31 @@ One table is what the hybrid detector is fitted from
 
 from __future__ import annotations
 
-import hashlib
+import logging
+import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from molood.chem.atomtypes import atom_types
-from molood.chem.descriptors import descriptors
-from molood.chem.fingerprints import MISSING_ENV, atom_environments, packed_fingerprints
+from molood import _term
+from molood.chem.atomtypes import atom_types, distinct_types
+from molood.chem.descriptors import DESCRIPTOR_NAMES, descriptors
+from molood.chem.fingerprints import FP_BYTES, packed_fingerprints
 from molood.chem.standardize import Standardizer
+from molood.detectors.hybrid.components import EnvironmentCounts
+from molood.detectors.inputs import as_list, canonical_keys, keys_sha256
 from molood.graphs.arrays import GraphArrays
 
-__all__ = ["MoleculeTable", "profile_chunk", "concat_tables", "merge_counts"]
+__all__ = ["MoleculeTable", "profile_chunk", "profile_stream", "concat_tables", "merge_counts"]
+
+progress_log = logging.getLogger("molood.detectors.hybrid.progress")
+"""Where a hybrid fit's progress lines go (the CLI keeps it on while quieting the fit's own)."""
+
+CHUNK = 5_000
+"""Most molecules profiled per task (one worker holds them as RDKit molecules: ~0.2 GB)."""
+
+_PRELOAD = ("numpy", "rdkit.Chem", "molood.detectors.hybrid.table")
 
 
 def merge_counts(ids: Sequence[np.ndarray], counts: Sequence[np.ndarray]
@@ -97,8 +109,7 @@ class MoleculeTable:
         """SHA-256 of the sorted canonical input SMILES, newline-joined (as
         :func:`~molood.detectors.inputs.smiles_sha256`): independent of input order."""
         if self._input_sha is None:
-            self._input_sha = hashlib.sha256("\n".join(sorted(self.input_smiles)).encode()
-                                             ).hexdigest()
+            self._input_sha = keys_sha256(self.input_smiles)
         return self._input_sha
 
 
@@ -109,7 +120,6 @@ def profile_chunk(items: Sequence[Any], standardizer: Standardizer | None,
     missing value) whose first item is input ``start``; ``graphs`` also featurizes them."""
     from rdkit import Chem
 
-    from molood.chem.parse import canonical_smiles
     from molood.detectors.inputs import to_graph_arrays
 
     items = list(items)
@@ -118,24 +128,53 @@ def profile_chunk(items: Sequence[Any], standardizer: Standardizer | None,
                                         mols_out=mols, featurize=graphs)
     ok = np.flatnonzero(valid)
     good = [mols[i] for i in ok.tolist()]
-    raw = canonical_smiles([items[i] for i in ok.tolist()])
     types = [atom_types(m) for m in good]
-    distinct = [np.unique(t, axis=0) if len(t) else np.zeros((0, 4), np.int64) for t in types]
-    offsets = np.zeros(len(good) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t in distinct], out=offsets[1:])
-    per_env = [np.unique(e[e != MISSING_ENV]) for e in map(atom_environments, good)]
-    env_ids, env_counts = np.unique(np.concatenate(per_env) if per_env
-                                    else np.zeros(0, np.uint32), return_counts=True)
+    type_rows, type_offsets = distinct_types(types)
+    envs = EnvironmentCounts.build(good)
     return MoleculeTable(
         n_items=len(items), positions=ok.astype(np.int64) + int(start),
         errors=[(i + int(start), e) for i, e in enumerate(errors) if e is not None],
         smiles=[Chem.MolToSmiles(m) for m in good],
-        input_smiles=[r if r is not None else str(items[i]) for r, i in zip(raw, ok.tolist())],
+        input_smiles=canonical_keys([items[i] for i in ok.tolist()]),
         fingerprints=packed_fingerprints(good), desc=descriptors(good, types),
-        type_rows=(np.concatenate(distinct).astype(np.int32) if distinct
-                   else np.zeros((0, 4), np.int32)),
-        type_offsets=offsets, env_ids=env_ids.astype(np.uint32),
-        env_counts=env_counts.astype(np.int64), graphs=ga if graphs else None)
+        type_rows=type_rows, type_offsets=type_offsets, env_ids=envs.ids,
+        env_counts=envs.counts, graphs=ga if graphs else None)
+
+
+def profile_stream(chunks: Iterable[Sequence[Any]], standardizer: Standardizer | None,
+                   largest_fragment: bool, graphs: bool = False, n_jobs: int | None = 1,
+                   verbose: bool = False, expected: int | None = None) -> MoleculeTable:
+    """The :class:`MoleculeTable` of a stream of input chunks, read one at a time, cut into
+    tasks of at most :data:`CHUNK` inputs and profiled in ``n_jobs`` processes. ``verbose``:
+    a progress line every ``_term.PROGRESS_SECONDS``, with the reading time left when about
+    ``expected`` inputs will come. The input SMILES are hashed and dropped
+    (:meth:`MoleculeTable.input_sha256`)."""
+    from molood._parallel import ordered_map
+
+    def tasks() -> Iterator[tuple]:
+        start = 0
+        for chunk in chunks:
+            chunk = as_list(chunk)
+            for s in range(0, len(chunk), CHUNK):
+                yield chunk[s:s + CHUNK], standardizer, largest_fragment, graphs, start + s
+            start += len(chunk)
+
+    parts, t0, last, n = [], time.monotonic(), time.monotonic(), 0
+    for part in ordered_map(profile_chunk, tasks(), n_jobs, preload=_PRELOAD):
+        parts.append(part)
+        n += part.n_items
+        if verbose and time.monotonic() - last >= _term.PROGRESS_SECONDS:
+            last = time.monotonic()
+            rate = n / (last - t0)
+            left = (f", about {_term.duration((expected - n) / rate)} of reading left"
+                    if expected and expected > n else "")
+            _term.say(progress_log, f"hybrid fit: {n:,} molecules read ({rate:,.0f} a "
+                                    f"second{left})")
+    table = concat_tables(parts)
+    parts.clear()
+    table.input_sha256()
+    table.input_smiles.clear()  # hashed; ~0.1 kB a molecule not needed any more
+    return table
 
 
 def concat_tables(parts: Sequence[MoleculeTable]) -> MoleculeTable:
@@ -157,8 +196,8 @@ def concat_tables(parts: Sequence[MoleculeTable]) -> MoleculeTable:
         errors=[e for p in parts for e in p.errors],
         smiles=[s for p in parts for s in p.smiles],
         input_smiles=[s for p in parts for s in p.input_smiles],
-        fingerprints=cat("fingerprints", np.zeros((0, 256), np.uint8)),
-        desc=cat("desc", np.zeros((0, 13))),
+        fingerprints=cat("fingerprints", np.zeros((0, FP_BYTES), np.uint8)),
+        desc=cat("desc", np.zeros((0, len(DESCRIPTOR_NAMES)))),
         type_rows=cat("type_rows", np.zeros((0, 4), np.int32)),
         type_offsets=np.concatenate(offsets), env_ids=env_ids.astype(np.uint32),
         env_counts=env_counts,

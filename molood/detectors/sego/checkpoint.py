@@ -14,6 +14,7 @@ the model parameters): a checkpoint of another run is refused, not silently cont
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -21,13 +22,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from molood._fs import atomic_path
 
-__all__ = ["Checkpointer", "TrainState", "CHECKPOINT_FORMAT"]
+__all__ = ["Checkpointer", "TrainState", "CHECKPOINT_FORMAT", "run_key"]
 
 CHECKPOINT_FORMAT = "molood-sego-checkpoint-1"
+
+
+def run_key(graphs_sha256: str, params: dict[str, Any], train_idx: np.ndarray) -> str:
+    """What ties a checkpoint to its run: a hash of the format, the torch version, the
+    training graphs (their SHA-256), every parameter the trained network depends on and the
+    training split."""
+    h = hashlib.sha256()
+    for part in (CHECKPOINT_FORMAT, torch.__version__, graphs_sha256,
+                 json.dumps(params, sort_keys=True, default=str)):
+        h.update(part.encode())
+        h.update(b"\0")
+    h.update(np.ascontiguousarray(train_idx, dtype=np.int64).tobytes())
+    return h.hexdigest()
 
 
 @dataclass

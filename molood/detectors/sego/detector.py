@@ -57,8 +57,6 @@ share, the scoring API). The training loop, networks, losses, batching, model-fi
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 import warnings
@@ -318,10 +316,11 @@ class SEGODetector(BaseDetector):
         smiles_sha = None
         if not isinstance(X, GraphArrays):
             smiles_sha = smiles_sha256([x for x, ok in zip(as_list(X), valid) if ok])
+        graphs_sha = graph_arrays_sha256(ga)
         with torch_threads(TRAIN_THREADS), torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.seed))
-            self._fit_arrays(ga)
-        self.train_sha256_ = graph_arrays_sha256(ga)
+            self._fit_arrays(ga, graphs_sha)
+        self.train_sha256_ = graphs_sha
         self.train_smiles_sha256_ = smiles_sha
         self.reference_ = self._build_reference(X, valid, scored)
         self.training_source_ = None
@@ -361,8 +360,9 @@ class SEGODetector(BaseDetector):
                              f"val_fraction={self.val_fraction} (got {n})")
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
-    def _fit_arrays(self, ga: GraphArrays) -> None:
-        """Split, train, then build the bank and calibrate (the fitted state)."""
+    def _fit_arrays(self, ga: GraphArrays, graphs_sha: str) -> None:
+        """Split, train, then build the bank and calibrate (the fitted state); ``graphs_sha``
+        (:func:`~molood.detectors.inputs.graph_arrays_sha256` of ``ga``) keys checkpoints."""
         from molood.graphs.trees import trees_for_graphs
 
         t0 = time.perf_counter()
@@ -379,7 +379,7 @@ class SEGODetector(BaseDetector):
         opt = make_optimizer(net, self.lr, self.tree_lr, faithful)
         tree_of = np.full(len(ga), -1, dtype=np.int64)  # fit-set index -> position in `trees`
         tree_of[train_idx] = np.arange(len(train_idx))
-        ckpt = self._checkpointer(ga, train_idx)
+        ckpt = self._checkpointer(graphs_sha, train_idx)
         history, last = train_epochs(
             net, opt, data, trees, tree_of, train_idx,
             epochs=budget_epochs(len(train_idx), int(self.batch_size), int(self.epochs),
@@ -410,21 +410,15 @@ class SEGODetector(BaseDetector):
                     "(trees %.1f s)", len(train_idx), len(val_idx), self.epochs_, train_time,
                     t_trees)
 
-    def _checkpointer(self, ga: GraphArrays, train_idx: np.ndarray) -> "Checkpointer | None":
-        """The checkpoint writer of this fit (None without ``checkpoint``), keyed by the
-        training graphs, the split and every parameter the trained network depends on."""
+    def _checkpointer(self, graphs_sha: str, train_idx: np.ndarray) -> "Checkpointer | None":
+        """The checkpoint writer of this fit (None without ``checkpoint``)."""
         if self.checkpoint is None:
             return None
-        from molood.detectors.sego.checkpoint import CHECKPOINT_FORMAT, Checkpointer
+        from molood.detectors.sego.checkpoint import Checkpointer, run_key
 
         params = {k: v for k, v in self.model_params().items() if k != "time_budget"}
-        h = hashlib.sha256()
-        for part in (CHECKPOINT_FORMAT, torch.__version__, graph_arrays_sha256(ga),
-                     json.dumps(params, sort_keys=True, default=str)):
-            h.update(part.encode())
-            h.update(b"\0")
-        h.update(np.ascontiguousarray(train_idx, dtype=np.int64).tobytes())
-        return Checkpointer(self.checkpoint, h.hexdigest(), float(self.checkpoint_every))
+        return Checkpointer(self.checkpoint, run_key(graphs_sha, params, train_idx),
+                            float(self.checkpoint_every))
 
     def _build_bank(self, data: Prepared, train_idx: np.ndarray) -> None:
         """The fixed negative bank: ``bank_size`` training graphs drawn with

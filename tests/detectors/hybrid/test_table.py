@@ -17,19 +17,7 @@ from molood.detectors.hybrid.detector import HybridDetector
 from molood.detectors.hybrid.table import concat_tables, profile_chunk
 
 
-def _state(det: HybridDetector) -> dict[str, np.ndarray]:
-    return det._get_state()[0]
-
-
-def _assert_same(a: HybridDetector, b: HybridDetector) -> None:
-    ta, tb = _state(a), _state(b)
-    assert ta.keys() == tb.keys()
-    for k in ta:
-        np.testing.assert_array_equal(ta[k], tb[k], err_msg=k)
-    assert a.train_smiles_sha256_ == b.train_smiles_sha256_
-
-
-def test_chunking_and_processes_do_not_change_the_model(freesolv_smiles):
+def test_chunking_and_processes_do_not_change_the_model(freesolv_smiles, assert_same_model):
     data = freesolv_smiles[:300] + [None, "not a smiles"] + freesolv_smiles[300:400]
     params = dict(seed=2, verbose=False, on_invalid="skip", calibration_size=150,
                   neighbors_size=250)
@@ -40,8 +28,8 @@ def test_chunking_and_processes_do_not_change_the_model(freesolv_smiles):
         chunked = HybridDetector(**params).fit_chunks(iter(cuts))
     with pytest.warns(UserWarning, match="skipping 2"):
         parallel = HybridDetector(**params, n_jobs=2).fit_chunks(iter(cuts))
-    _assert_same(whole, chunked)
-    _assert_same(whole, parallel)
+    assert_same_model(whole, chunked)  # the training-set hash included
+    assert_same_model(whole, parallel)
     assert whole.n_fit_ == 400
     # reference positions count across chunks: the molecule after the bad rows is found
     assert whole.reference_.source_index.max() == len(data) - 1
@@ -84,22 +72,22 @@ def test_train_file_streams_the_library(tmp_path, freesolv_smiles, monkeypatch):
             for c in chunks:
                 seen.append(len(c))
                 yield c
-        assert kw["expected"] == 250  # a row estimate, for progress
+        assert kw["expected"] == 250  # a row estimate, for progress lines (verbose fits)
         return real(self, watch(), **kw)
 
     monkeypatch.setattr(HybridDetector, "fit_chunks", spy)
-    det = train_mod.train_file(csv, tmp_path / "m.molood", seed=0, verbose=False)
+    det = train_mod.train_file(csv, tmp_path / "m.molood", seed=0, verbose=True)
     assert seen == [100, 100, 50] and det.n_fit_ == 250
 
 
 _FIT = textwrap.dedent("""
     import resource, sys
-    from molood.detectors.hybrid import detector
+    from molood.detectors.hybrid import table
     from molood.detectors.hybrid.detector import HybridDetector
     from molood.chem import neighbors
     # both sizes well above one chunk (which holds RDKit molecules) and one block of
     # neighbour similarities (a fixed working buffer)
-    detector._CHUNK = 500
+    table.CHUNK = 500
     neighbors._QUERY_BLOCK_CELLS = 200_000
     smiles = [l.strip() for l in open(sys.argv[1]) if l.strip()] * int(sys.argv[2])
     # only the fit's own growth: read the base after the imports

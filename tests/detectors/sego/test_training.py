@@ -19,20 +19,6 @@ SMALL = dict(epochs=6, batch_size=16, hidden_dim=8, num_layers=2, val_fraction=0
              verbose=False, seed=3)
 
 
-def _tensors(det: SEGODetector) -> dict[str, np.ndarray]:
-    return det._get_state()[0]
-
-
-def _same_model(a: SEGODetector, b: SEGODetector) -> None:
-    ta, tb = _tensors(a), _tensors(b)
-    assert ta.keys() == tb.keys()
-    for k in ta:
-        np.testing.assert_array_equal(ta[k], tb[k], err_msg=k)
-    assert a.history_ == b.history_ or [
-        {k: v for k, v in r.items() if k != "time_s"} for r in a.history_] == [
-        {k: v for k, v in r.items() if k != "time_s"} for r in b.history_]
-
-
 def test_budget_rule_keeps_small_sets_and_caps_large_ones():
     # up to 8,000 training molecules (batch 128): all 400 epochs, as before the cap
     assert steps_per_epoch(8_000, 128) * 400 <= AUTO_MAX_STEPS
@@ -53,7 +39,7 @@ def test_default_budget_is_auto():
 
 
 def test_killed_training_resumes_to_the_uninterrupted_model(freesolv_smiles, tmp_path,
-                                                             monkeypatch):
+                                                             monkeypatch, assert_same_model):
     data = freesolv_smiles[:60]
     whole = SEGODetector(**SMALL).fit(data)
     ckpt = tmp_path / "m.molood.ckpt"
@@ -71,7 +57,7 @@ def test_killed_training_resumes_to_the_uninterrupted_model(freesolv_smiles, tmp
     assert ckpt.exists()
     monkeypatch.setattr(training, "_step", real_step)
     resumed = SEGODetector(**SMALL, checkpoint=ckpt, resume=True).fit(data)
-    _same_model(whole, resumed)
+    assert_same_model(whole, resumed)  # the per-epoch losses included
     assert resumed.epochs_ == whole.epochs_ == 6
     assert not ckpt.exists()  # removed once the model is complete
 
@@ -112,10 +98,10 @@ def test_time_budget_stops_between_epochs(freesolv_smiles, monkeypatch):
     assert np.isfinite(det.score_samples(["CCO"])).all()
 
 
-def test_thread_count_does_not_change_the_model(freesolv_smiles):
+def test_thread_count_does_not_change_the_model(freesolv_smiles, assert_same_model):
     a = SEGODetector(**SMALL, num_threads=1).fit(freesolv_smiles[:60])
     b = SEGODetector(**SMALL, num_threads=2).fit(freesolv_smiles[:60])
-    _same_model(a, b)
+    assert_same_model(a, b)
 
 
 _TRAIN_SCRIPT = textwrap.dedent("""
