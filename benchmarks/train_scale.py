@@ -134,7 +134,8 @@ def hnsw_recall(model: str, library: str, n: int) -> dict | None:
     import numpy as np
     import pandas as pd
 
-    from molood.chem.neighbors import FingerprintIndex, HNSWFingerprintIndex, on_bits
+    from molood.chem.fingerprints import packed_fingerprints
+    from molood.chem.neighbors import FingerprintIndex, HNSWFingerprintIndex
     from molood.detectors.inputs import to_graph_arrays
     from molood.persist import load_scoring_model
 
@@ -145,11 +146,11 @@ def hnsw_recall(model: str, library: str, n: int) -> dict | None:
     std, largest = det.featurizer_settings()
     mols: list = []
     to_graph_arrays(smi, largest, standardizer=std, mols_out=mols, featurize=False)
-    bits = on_bits([m for m in mols if m is not None])
+    bits = packed_fingerprints([m for m in mols if m is not None])
     t0 = time.perf_counter()
     hi, hs = det.index_.nearest(bits, k=5)
     t_h = time.perf_counter() - t0
-    exact = FingerprintIndex.from_packed(det.reference_.packed())
+    exact = FingerprintIndex(det.reference_.packed())
     t0 = time.perf_counter()
     ei, es = exact.nearest(bits, k=5)
     t_e = time.perf_counter() - t0

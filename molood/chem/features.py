@@ -42,7 +42,14 @@ from rdkit import Chem
 
 from molood.chem.fragments import pick_fragment, select_fragments, size_error
 from molood.chem.limits import DEFAULT_MAX_ATOMS, plain_smiles_atoms, too_large
-from molood.chem.parse import InputKind, check_kind, parse_molblock, parse_smiles, quiet_rdkit
+from molood.chem.parse import (
+    InputKind,
+    check_kind,
+    is_plain_smiles,
+    parse_molblock,
+    parse_smiles,
+    quiet_rdkit,
+)
 from molood.chem.standardize import Standardizer, standardize_mol
 from molood.graphs.arrays import GraphArrays
 
@@ -108,17 +115,6 @@ _CARBON_HYB[3] = int(Chem.HybridizationType.SP2)
 _CARBON_HYB[4] = int(Chem.HybridizationType.SP3)
 
 
-def _is_plain_smiles(t: str) -> bool:
-    """Only organic-subset atoms written without brackets, no CXSMILES block, no quadruple bond.
-
-    Then every atom has RDKit's implicit hydrogens: no chiral tag (``@`` needs brackets), no
-    radical, and every carbon is neutral (sanitization's clean-up only charges N, P, O and
-    halogens) with four bonds + hydrogens. :class:`_Accumulator` reads fewer RDKit getters for
-    such molecules; ``tests/test_featurize.py`` checks the result equals the full read.
-    """
-    return "[" not in t and "|" not in t and "$" not in t
-
-
 class _Accumulator:
     """Collects per-atom getter results of many molecules into flat lists (one pass per mol).
 
@@ -126,7 +122,7 @@ class _Accumulator:
     Python's cyclic GC quiet (holding thousands of Mol objects makes it run often).
 
     Getters are Python-to-C++ calls of ~0.1-0.5 us each and dominate featurization. For
-    molecules from a plain SMILES (:func:`_is_plain_smiles`), chiral tag and radical count are
+    molecules from a plain SMILES (:func:`is_plain_smiles`), chiral tag and radical count are
     known to be 0, and a carbon's charge (0) and hybridization (from its total degree) are
     known too, so those getters run only on the other atoms (``chg``/``hyb`` hold the values of
     the atoms read, ``chi``/``rad`` those of non-plain molecules; :meth:`finish` fills in).
@@ -152,7 +148,7 @@ class _Accumulator:
     def add(self, mol: Chem.Mol, chiral: bool = True, plain: bool = False) -> None:
         """Featurize one molecule. ``chiral=False`` promises that no atom carries a chiral tag
         (a plain SMILES without ``@`` or a CXSMILES block), which skips that enum getter;
-        ``plain=True`` that the molecule was parsed from a plain SMILES (:func:`_is_plain_smiles`).
+        ``plain=True`` that the molecule was parsed from a plain SMILES (:func:`is_plain_smiles`).
         """
         n = mol.GetNumAtoms()
         m = mol.GetNumBonds()
@@ -314,7 +310,7 @@ def smiles_to_arrays(smiles: Sequence[object], largest_fragment: bool = False,
                 t = s.strip()
                 # RDKit's SMILES parser sets chiral tags only from '@' (or from CXSMILES data)
                 chiral = "@" in t or "|" in t
-                plain = _is_plain_smiles(t)
+                plain = is_plain_smiles(t)
                 if (max_atoms is not None and plain and len(t) > max_atoms
                         and not (fragments and "." in t)
                         and (n_text := plain_smiles_atoms(t)) > max_atoms):
@@ -340,7 +336,7 @@ def smiles_to_arrays(smiles: Sequence[object], largest_fragment: bool = False,
             if mol is None:
                 continue
             if standardizer is not None:  # featurized from its canonical SMILES
-                chiral, plain = "@" in written[i], _is_plain_smiles(written[i])
+                chiral, plain = "@" in written[i], is_plain_smiles(written[i])
             prepared[i] = mol
             add(mol, chiral, plain)
     if want:

@@ -24,14 +24,14 @@ RDKit + numpy + scipy; no torch.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from molood.chem.fingerprints import FP_BITS, FP_BYTES, _generator, tanimoto
+from molood.chem.fingerprints import FP_BITS, FP_BYTES, tanimoto
 
-__all__ = ["FingerprintIndex", "HNSWFingerprintIndex", "make_index", "on_bits",
-           "bits_matrix", "packed_bits", "unpacked_bits", "EXACT_MAX_REFERENCES"]
+__all__ = ["FingerprintIndex", "HNSWFingerprintIndex", "make_index", "bits_matrix",
+           "EXACT_MAX_REFERENCES"]
 
 EXACT_MAX_REFERENCES = 50_000
 """Largest reference set :func:`make_index` searches exactly ("auto"); every MoleculeNet set of
@@ -41,42 +41,25 @@ _QUERY_BLOCK_CELLS = 4_000_000
 """Most (queries x references) similarities held at once by :meth:`FingerprintIndex.nearest`."""
 
 
-def on_bits(mols: Sequence[Any]) -> list[np.ndarray]:
-    """The on-bits (int32, sorted) of each molecule's Morgan fingerprint (radius 2, 2048 bits)."""
-    gen = _generator()
-    return [np.asarray(gen.GetFingerprint(m).GetOnBits(), dtype=np.int32) for m in mols]
-
-
-def bits_matrix(bits: Sequence[np.ndarray]) -> Any:
-    """CSR matrix [n, 2048] of float32 ones at each row's on-bits."""
+def bits_matrix(packed: np.ndarray) -> Any:
+    """CSR matrix [n, 2048] of float32 ones at the on-bits of packed fingerprints uint8
+    [n, 256] (``np.packbits`` order, :func:`~molood.chem.fingerprints.packed_fingerprints`);
+    each row's bits ascending."""
     import scipy.sparse as sp
 
-    indptr = np.zeros(len(bits) + 1, dtype=np.int64)
-    np.cumsum([b.size for b in bits], out=indptr[1:])
-    indices = (np.concatenate(bits).astype(np.int32) if bits and indptr[-1]
-               else np.zeros(0, dtype=np.int32))
+    packed = np.asarray(packed, dtype=np.uint8).reshape(-1, FP_BYTES)
+    n = packed.shape[0]
+    rows, byte = np.nonzero(packed)  # only the non-zero bytes are expanded (~40 of 256)
+    hit, bit = np.nonzero(_BYTE_BITS[packed[rows, byte]])
+    indices = (byte[hit] * 8 + bit).astype(np.int32)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows[hit], minlength=n), out=indptr[1:])
     data = np.ones(indices.size, dtype=np.float32)
-    return sp.csr_matrix((data, indices, indptr), shape=(len(bits), FP_BITS))
+    return sp.csr_matrix((data, indices, indptr), shape=(n, FP_BITS))
 
 
-def packed_bits(bits: Sequence[np.ndarray]) -> np.ndarray:
-    """On-bits per molecule as packed fingerprints: uint8 [n, 256] (``np.packbits`` order)."""
-    dense = np.zeros((len(bits), FP_BITS), dtype=bool)
-    for i, b in enumerate(bits):
-        dense[i, b] = True
-    return np.packbits(dense, axis=1)
-
-
-def unpacked_bits(packed: np.ndarray, block: int = 4096) -> list[np.ndarray]:
-    """The on-bits (int32, sorted) of each row of packed fingerprints uint8 [n, 256]."""
-    packed = np.asarray(packed, dtype=np.uint8)
-    bits: list[np.ndarray] = []
-    for s in range(0, packed.shape[0], block):
-        dense = np.unpackbits(packed[s:s + block], axis=1)
-        rows, cols = np.nonzero(dense)
-        bits.extend(np.split(cols.astype(np.int32),
-                             np.searchsorted(rows, np.arange(1, dense.shape[0]))))
-    return bits
+_BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(bool)
+"""[256, 8]: the bits of each byte value, high bit first (``np.packbits`` order)."""
 
 
 def make_index(packed: np.ndarray, kind: str = "auto"
@@ -87,7 +70,7 @@ def make_index(packed: np.ndarray, kind: str = "auto"
         raise ValueError(f"neighbour index must be 'auto', 'exact' or 'hnsw', got {kind!r}")
     if kind == "hnsw" or (kind == "auto" and len(packed) > EXACT_MAX_REFERENCES):
         return HNSWFingerprintIndex(packed)
-    return FingerprintIndex.from_packed(packed)
+    return FingerprintIndex(packed)
 
 
 class FingerprintIndex:
@@ -95,40 +78,37 @@ class FingerprintIndex:
 
     Parameters
     ----------
-    bits : sequence of int arrays
-        The on-bits of each reference molecule (:func:`on_bits`).
+    packed : ndarray uint8 [n, 256]
+        The reference fingerprints, packed (``np.packbits`` order, as
+        :func:`~molood.chem.fingerprints.packed_fingerprints` and model files store them).
     """
 
-    def __init__(self, bits: Sequence[np.ndarray]) -> None:
-        ref = bits_matrix(bits)
+    def __init__(self, packed: np.ndarray) -> None:
+        ref = bits_matrix(packed)
         self.n = ref.shape[0]
         self._ref_t = ref.T.tocsr()  # [2048, n]: queries @ this = intersections
         self._counts = np.diff(ref.indptr).astype(np.float64)
 
-    @classmethod
-    def from_packed(cls, packed: np.ndarray, block: int = 4096) -> "FingerprintIndex":
-        """An index of packed fingerprints (uint8 [n, 256], ``np.packbits`` order, as
-        :func:`~molood.chem.fingerprints.packed_fingerprints` and model files store them)."""
-        return cls(unpacked_bits(packed, block))
-
     def __len__(self) -> int:
         return self.n
 
-    def similarities(self, bits: Sequence[np.ndarray]) -> np.ndarray:
-        """Tanimoto similarity of each query to every reference: float64 [q, n] (0 when both
-        fingerprints are empty, as RDKit)."""
-        q = bits_matrix(bits)
+    def similarities(self, packed: np.ndarray) -> np.ndarray:
+        """Tanimoto similarity of each query (packed fingerprints uint8 [q, 256]) to every
+        reference: float64 [q, n] (0 when both fingerprints are empty, as RDKit)."""
+        q = bits_matrix(packed)
         inter = np.asarray((q @ self._ref_t).todense(), dtype=np.float64)
         union = np.diff(q.indptr)[:, None] + self._counts[None, :] - inter
         return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
-    def nearest(self, bits: Sequence[np.ndarray], k: int = 1,
+    def nearest(self, packed: np.ndarray, k: int = 1,
                 exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` most similar references of each query: (int64 indices [q, k], float64
+        """The ``k`` most similar references of each query (packed fingerprints uint8
+        [q, 256]): (int64 indices [q, k], float64
         similarities [q, k]), most similar first, ties broken by the lower index; -1 / NaN
         where there are fewer than ``k`` references. ``exclude`` (int [q]): a reference each
         query must not match (itself, for leave-one-out), -1 for none."""
-        nq = len(bits)
+        packed = np.asarray(packed, dtype=np.uint8).reshape(-1, FP_BYTES)
+        nq = len(packed)
         k = int(k)
         idx = np.full((nq, k), -1, dtype=np.int64)
         sims = np.full((nq, k), np.nan, dtype=np.float64)
@@ -137,7 +117,7 @@ class FingerprintIndex:
         kk = min(k, self.n)
         step = max(1, _QUERY_BLOCK_CELLS // self.n)
         for s in range(0, nq, step):
-            sim = self.similarities(bits[s:s + step])
+            sim = self.similarities(packed[s:s + step])
             if exclude is not None:
                 ex = np.asarray(exclude[s:s + step], dtype=np.int64)
                 rows = np.flatnonzero(ex >= 0)
@@ -202,16 +182,16 @@ class HNSWFingerprintIndex:
         out = self._index.get(np.arange(self.n, dtype=np.uint64), dtype=np.uint8)
         return np.asarray(out, dtype=np.uint8).reshape(self.n, FP_BYTES)
 
-    def nearest(self, bits: Sequence[np.ndarray], k: int = 1,
+    def nearest(self, packed: np.ndarray, k: int = 1,
                 exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`FingerprintIndex.nearest` (approximate: a true neighbour may be missed)."""
-        nq, k = len(bits), int(k)
+        q = np.ascontiguousarray(packed, dtype=np.uint8).reshape(-1, FP_BYTES)
+        nq, k = len(q), int(k)
         idx = np.full((nq, k), -1, dtype=np.int64)
         sims = np.full((nq, k), np.nan, dtype=np.float64)
         if nq == 0 or self.n == 0 or k < 1:
             return idx, sims
         extra = 0 if exclude is None else 1
-        q = packed_bits(bits)
         found = self._index.search(q, min(k + extra, self.n), threads=1)
         keys = np.asarray(found.keys, dtype=np.int64).reshape(nq, -1)
         counts = (np.asarray(found.counts, dtype=np.int64).reshape(nq)
@@ -242,9 +222,8 @@ def _top_k(sim: np.ndarray, k: int) -> np.ndarray:
     if k >= sim.shape[1]:
         return np.argsort(-sim, axis=1, kind="stable").astype(np.int64)
     kth = -np.partition(-sim, k - 1, axis=1)[:, k - 1:k]  # the k-th largest value per row
-    out = np.empty((sim.shape[0], k), dtype=np.int64)
-    for r in range(sim.shape[0]):
-        cand = np.flatnonzero(sim[r] >= kth[r, 0])  # ascending index
-        order = np.argsort(-sim[r, cand], kind="stable")[:k]
-        out[r] = cand[order]
-    return out
+    rows, cols = np.nonzero(sim >= kth)  # >= k candidates a row (more on ties), row-major
+    order = np.lexsort((cols, -sim[rows, cols], rows))  # by row, value down, index up
+    rows, cols = rows[order], cols[order]
+    starts = np.searchsorted(rows, np.arange(sim.shape[0]))
+    return cols[starts[:, None] + np.arange(k)[None, :]].astype(np.int64)

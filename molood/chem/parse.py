@@ -26,6 +26,7 @@ __all__ = [
     "parse",
     "parse_smiles",
     "parse_molblock",
+    "is_plain_smiles",
 ]
 
 InputKind = Literal["smiles", "molblock"]
@@ -181,6 +182,18 @@ def parse(value: object, kind: InputKind = "smiles") -> tuple[Chem.Mol | None, s
     (the one place that dispatches on the kind of a single value). Never raises for the value.
     """
     return parse_molblock(value) if check_kind(kind) == "molblock" else parse_smiles(value)
+
+
+def is_plain_smiles(t: str) -> bool:
+    """Only organic-subset atoms written without brackets, no CXSMILES block, no quadruple bond.
+
+    Then every atom has RDKit's implicit hydrogens: no chiral tag (``@`` needs brackets), no
+    radical, and every carbon is neutral (sanitization's clean-up only charges N, P, O and
+    halogens) with four bonds + hydrogens. The featurizer (``molood.chem.features``) reads
+    fewer RDKit getters for such molecules, and :func:`~molood.chem.atomtypes.atom_types` for
+    a plain canonical SMILES; their tests check the result equals the full read.
+    """
+    return "[" not in t and "|" not in t and "$" not in t
 
 
 def canonical_smiles(items: Iterable[Any]) -> list[str | None]:

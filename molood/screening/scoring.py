@@ -127,12 +127,16 @@ def score_inputs(det: "SEGODetector", inputs: Sequence[Any], kind: InputKind = "
     graphs = getattr(det, "needs_graphs", True)
     for s in range(0, len(inputs), block):
         mols: list[Any] | None = [] if names else None
+        # detectors with evidence read the SMILES scored too (it saves them RDKit calls)
+        out: list[str | None] | None = [] if names else written
         ga, errors = inputs_to_arrays(inputs[s:s + block], kind, largest_fragment=largest,
-                                      max_atoms=cap, standardizer=std, smiles_out=written,
+                                      max_atoms=cap, standardizer=std, smiles_out=out,
                                       mols_out=mols, featurize=graphs)
+        if names and written is not None:
+            written.extend(out)  # type: ignore[arg-type]
         ok = np.fromiter((e is None for e in errors), dtype=bool, count=len(errors))
         if evidence is not None:
-            got, ev = det.score_prepared(ga, mols, fpr)
+            got, ev = det.score_prepared(ga, mols, fpr, smiles=out)
             scores[s:s + len(errors)] = got
             for k in names:
                 evidence[k].extend(ev[k])

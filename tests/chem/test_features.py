@@ -19,8 +19,8 @@ from molood.chem.features import (  # noqa: E402
     mols_to_arrays,
     smiles_to_arrays,
 )
-from molood.graphs.features import leaf_features, topo_features  # noqa: E402
 from molood.graphs.arrays import GraphArrays  # noqa: E402
+from molood.graphs.features import leaf_features, topo_features  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,12 +87,12 @@ def test_plain_smiles_fast_path_equals_full_read():
     hybridization instead of asking RDKit: it must give what reading every getter gives."""
     from rdkit import Chem
 
-    from molood.chem.features import _is_plain_smiles
+    from molood.chem.parse import is_plain_smiles
 
     smiles = PLAIN_SMILES + pd.read_csv(REPO / "data" / "freesolv.csv")["smiles"].tolist()
     smiles += pd.read_parquet(REPO / "data" / "chembl_approved_drugs.parquet")["smiles"].tolist()
-    assert all(_is_plain_smiles(s) for s in PLAIN_SMILES)
-    assert sum(map(_is_plain_smiles, smiles)) > 1500  # half of the bundled molecules
+    assert all(is_plain_smiles(s) for s in PLAIN_SMILES)
+    assert sum(map(is_plain_smiles, smiles)) > 1500  # half of the bundled molecules
     ga, errors = smiles_to_arrays(smiles)
     assert errors == [None] * len(smiles)
     full = mols_to_arrays([Chem.MolFromSmiles(s) for s in smiles])  # reads every getter
@@ -113,13 +113,13 @@ def test_plain_smiles_fast_path_on_shared_libraries():
     molecules (the whole of ../shared/data was checked once: 0 mismatches in 1.84 M)."""
     from rdkit import Chem
 
-    from molood.chem.features import _is_plain_smiles
+    from molood.chem.parse import is_plain_smiles
 
     smiles = pd.read_csv(SHARED / "far_ood" / "cmnpd_marine_natural_products.csv",
                          usecols=["SMILES"])["SMILES"].dropna().tolist()
     smiles += pd.read_csv(SHARED / "screening" / "moses_test.csv.gz",
                           nrows=10_000).iloc[:, 0].tolist()
-    smiles = [s for s in smiles if _is_plain_smiles(s)]
+    smiles = [s for s in smiles if is_plain_smiles(s)]
     ga, errors = smiles_to_arrays(smiles)
     ok = [s for s, e in zip(smiles, errors) if e is None]
     assert len(ok) > 12_000
@@ -131,10 +131,10 @@ def test_plain_smiles_fast_path_on_shared_libraries():
     ("CCO", True), ("c1ccccc1", True), ("C[C@H](N)O", False), ("[NH4+]", False),
     ("C |^1:0|", False), ("C$C", False), ("c1ccc2[nH]ccc2c1", False), ("*C", True),
 ])
-def test_is_plain_smiles(smiles, plain):
-    from molood.chem.features import _is_plain_smiles
+def testis_plain_smiles(smiles, plain):
+    from molood.chem.parse import is_plain_smiles
 
-    assert _is_plain_smiles(smiles) is plain
+    assert is_plain_smiles(smiles) is plain
 
 
 @pytest.mark.parametrize("smiles, x, edges", [

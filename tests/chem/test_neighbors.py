@@ -13,10 +13,8 @@ from molood.chem.neighbors import (
     FingerprintIndex,
     HNSWFingerprintIndex,
     _top_k,
+    bits_matrix,
     make_index,
-    on_bits,
-    packed_bits,
-    unpacked_bits,
 )
 
 
@@ -27,18 +25,23 @@ def mols(freesolv_smiles):
 
 def test_similarities_equal_rdkit_bulk_tanimoto(mols):
     refs, queries = mols[:100], mols[100:]
-    index = FingerprintIndex(on_bits(refs))
-    sims = index.similarities(on_bits(queries))
+    index = FingerprintIndex(packed_fingerprints(refs))
+    sims = index.similarities(packed_fingerprints(queries))
     ref_fps, q_fps = mol_bitvects(refs), mol_bitvects(queries)
     expected = np.array([DataStructs.BulkTanimotoSimilarity(q, ref_fps) for q in q_fps])
     np.testing.assert_allclose(sims, expected, rtol=0, atol=1e-12)
 
 
-def test_from_packed_is_the_same_index(mols):
-    a = FingerprintIndex(on_bits(mols))
-    b = FingerprintIndex.from_packed(packed_fingerprints(mols))
-    q = on_bits(mols[:30])
-    assert np.array_equal(a.similarities(q), b.similarities(q))
+def test_packed_fingerprints_are_rdkits_bits(mols):
+    packed = packed_fingerprints(mols)
+    assert packed.shape == (len(mols), 256) and packed.dtype == np.uint8
+    for row, fp in zip(packed, mol_bitvects(mols)):
+        assert np.flatnonzero(np.unpackbits(row)).tolist() == list(fp.GetOnBits())
+    m = bits_matrix(packed)
+    assert m.shape == (len(mols), 2048)
+    for i, fp in enumerate(mol_bitvects(mols)):
+        assert m.indices[m.indptr[i]:m.indptr[i + 1]].tolist() == list(fp.GetOnBits())
+    assert packed_fingerprints([]).shape == (0, 256)
 
 
 def test_nearest_sorted_ties_by_index_and_exclusion(mols):
@@ -50,26 +53,26 @@ def test_nearest_sorted_ties_by_index_and_exclusion(mols):
             distinct.append(m)
     refs = distinct[:50] + distinct[:50]  # every fingerprint twice: ties everywhere
     mols = distinct
-    index = FingerprintIndex(on_bits(refs))
-    idx, sims = index.nearest(on_bits(mols[:10]), k=3)
+    index = FingerprintIndex(packed_fingerprints(refs))
+    idx, sims = index.nearest(packed_fingerprints(mols[:10]), k=3)
     assert (idx[:, 0] == np.arange(10)).all() and (idx[:, 1] == np.arange(10) + 50).all()
     assert np.all(np.diff(sims, axis=1) <= 0)
-    idx, sims = index.nearest(on_bits(mols[:10]), k=1, exclude=np.arange(10))
+    idx, sims = index.nearest(packed_fingerprints(mols[:10]), k=1, exclude=np.arange(10))
     assert (idx[:, 0] == np.arange(10) + 50).all() and np.allclose(sims[:, 0], 1.0)
 
 
 def test_nearest_does_not_depend_on_the_other_queries(mols):
-    index = FingerprintIndex(on_bits(mols[:80]))
-    q = on_bits(mols[80:])
+    index = FingerprintIndex(packed_fingerprints(mols[:80]))
+    q = packed_fingerprints(mols[80:])
     idx, sims = index.nearest(q, k=5)
     for i in (0, 7, 39):
-        one_idx, one_sims = index.nearest([q[i]], k=5)
+        one_idx, one_sims = index.nearest(q[i:i + 1], k=5)
         assert np.array_equal(one_idx[0], idx[i]) and np.array_equal(one_sims[0], sims[i])
 
 
 def test_fewer_references_than_k():
     m = [Chem.MolFromSmiles(s) for s in ("CCO", "CCN")]
-    idx, sims = FingerprintIndex(on_bits(m)).nearest(on_bits(m), k=4)
+    idx, sims = FingerprintIndex(packed_fingerprints(m)).nearest(packed_fingerprints(m), k=4)
     assert (idx[:, 2:] == -1).all() and np.isnan(sims[:, 2:]).all()
 
 
@@ -85,19 +88,11 @@ def many(freesolv_smiles):
     return [Chem.MolFromSmiles(s) for s in freesolv_smiles]
 
 
-def test_packing_round_trips(mols):
-    bits = on_bits(mols)
-    packed = packed_bits(bits)
-    np.testing.assert_array_equal(packed, packed_fingerprints(mols))
-    for a, b in zip(unpacked_bits(packed), bits):
-        np.testing.assert_array_equal(a, b)
-
-
 def test_hnsw_finds_what_exact_search_finds(many):
     refs, queries = many[:560], many[560:]
-    exact = FingerprintIndex(on_bits(refs))
+    exact = FingerprintIndex(packed_fingerprints(refs))
     hnsw = HNSWFingerprintIndex(packed_fingerprints(refs))
-    q = on_bits(queries)
+    q = packed_fingerprints(queries)
     ei, es = exact.nearest(q, k=5)
     hi, hs = hnsw.nearest(q, k=5)
     assert len(hnsw) == 560
@@ -110,10 +105,10 @@ def test_hnsw_finds_what_exact_search_finds(many):
 def test_hnsw_exclusion_batching_and_file_round_trip(many):
     packed = packed_fingerprints(many[:300])
     hnsw = HNSWFingerprintIndex(packed)
-    q = on_bits(many[:40])
+    q = packed_fingerprints(many[:40])
     idx, sims = hnsw.nearest(q, k=3, exclude=np.arange(40))
     assert not (idx == np.arange(40)[:, None]).any()  # leave-one-out: never itself
-    one_by_one = [hnsw.nearest([b], k=3, exclude=np.array([i])) for i, b in enumerate(q)]
+    one_by_one = [hnsw.nearest(b, k=3, exclude=np.array([i])) for i, b in enumerate(q)]
     np.testing.assert_array_equal(np.vstack([o[0] for o in one_by_one]), idx)
     again = HNSWFingerprintIndex.from_bytes(hnsw.to_bytes())
     np.testing.assert_array_equal(again.nearest(q, k=3)[0], hnsw.nearest(q, k=3)[0])

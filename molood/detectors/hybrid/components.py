@@ -192,7 +192,7 @@ def molecule_evidence(prof: Profiles, mols: Sequence[Any], comps: Sequence[str],
     each molecule's own position in ``index`` for leave-one-out (-1: not in it), which also
     makes the environment and atom-type checks leave-one-out."""
     loo = exclude is not None
-    idx, sims = index.nearest(prof.bits, k=max(1, int(k)), exclude=exclude)
+    idx, sims = index.nearest(prof.fingerprints, k=max(1, int(k)), exclude=exclude)
     scores: dict[str, np.ndarray] = {}
     if "knn" in comps:
         scores["knn"] = knn_score(sims)

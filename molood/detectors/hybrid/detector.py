@@ -37,12 +37,7 @@ import numpy as np
 from molood import _term
 from molood.chem.atomtypes import AtomTypeSet
 from molood.chem.limits import DEFAULT_MAX_ATOMS
-from molood.chem.neighbors import (
-    EXACT_MAX_REFERENCES,
-    HNSWFingerprintIndex,
-    make_index,
-    unpacked_bits,
-)
+from molood.chem.neighbors import EXACT_MAX_REFERENCES, HNSWFingerprintIndex, make_index
 from molood.chem.profiles import Profiles, profiles
 from molood.chem.reference import ReferenceSet
 from molood.chem.standardize import DEFAULT_STANDARDIZE, Standardizer
@@ -356,7 +351,7 @@ class HybridDetector(BaseDetector):
         """Leave-one-out raw scores of fit positions ``pos`` (and ``_rule``: atom-type rule)."""
         out: dict[str, np.ndarray] = {}
         if table is not None:
-            sub = Profiles(unpacked_bits(table.fingerprints[pos]),
+            sub = Profiles(table.fingerprints[pos],
                            [table.types(i) for i in pos.tolist()], table.desc[pos])
             mols: list[Any] = [None] * len(pos)
             if "environments" in self.components_:
@@ -380,13 +375,15 @@ class HybridDetector(BaseDetector):
         return self.descriptors_ is not None
 
     def score_prepared(self, ga: GraphArrays | None, mols: Sequence[Any] | None,
-                       fpr: float | None = None) -> tuple[np.ndarray, dict[str, list]]:
+                       fpr: float | None = None, smiles: Sequence[str | None] | None = None
+                       ) -> tuple[np.ndarray, dict[str, list]]:
         """Scores and evidence of already prepared inputs (what screening calls).
 
         Molecule models: ``mols`` has one entry per input (the standardised RDKit molecule,
         None where invalid) and ``ga`` holds the graphs of the valid ones (None when
-        :attr:`needs_graphs` is False). Graph models (fitted on graphs without molecules):
-        ``mols`` is None and every graph of ``ga`` is an input. Reasons are given for rows
+        :attr:`needs_graphs` is False); ``smiles``, if given, the canonical SMILES of each
+        (it saves RDKit calls, :func:`~molood.chem.profiles.profiles`). Graph models (fitted
+        on graphs without molecules): ``mols`` is None and every graph of ``ga`` is an input. Reasons are given for rows
         flagged at ``fpr`` (default ``fpr_``). Returns (float64 scores [n], evidence lists [n]
         named as :data:`EVIDENCE_COLUMNS`).
         """
@@ -412,7 +409,7 @@ class HybridDetector(BaseDetector):
         ok_mols: list[Any] = []
         if mols is not None:
             ok_mols = [mols[i] for i in rows]
-            prof = profiles(ok_mols)
+            prof = profiles(ok_mols, None if smiles is None else [smiles[i] for i in rows])
             me = molecule_evidence(prof, ok_mols, self.components_, self.index_, int(self.k),
                                    self.descriptors_, self.environments_, self.atom_types_)
             raw.update(me.scores)
@@ -449,11 +446,12 @@ class HybridDetector(BaseDetector):
         self._check_is_fitted()
         std, largest = self.featurizer_settings()
         mols: list[Any] = []
-        ga, _, errors = to_graph_arrays(X, largest, self.max_atoms, std, mols_out=mols,
-                                        featurize=self.needs_graphs)
+        smiles: list[str | None] = []
+        ga, _, errors = to_graph_arrays(X, largest, self.max_atoms, std, smiles_out=smiles,
+                                        mols_out=mols, featurize=self.needs_graphs)
         status = ["ok" if e is None else e for e in errors]
         if not isinstance(X, GraphArrays):
-            scores, ev = self.score_prepared(ga, mols, fpr)
+            scores, ev = self.score_prepared(ga, mols, fpr, smiles)
             return {"score": scores, "status": status, **ev}
         n = len(errors)  # graphs without molecules: ga holds the valid ones
         ok = np.flatnonzero([e is None for e in errors]).tolist()

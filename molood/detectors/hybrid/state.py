@@ -111,7 +111,7 @@ def restore_hybrid(det: "HybridDetector", manifest: dict[str, Any],
                                                        fingerprint_source=det.index_.packed)
         else:
             det._restore_reference(manifest, tensors)
-            det.index_ = FingerprintIndex.from_packed(det.reference_.packed())
+            det.index_ = FingerprintIndex(det.reference_.packed())
     if "hybrid.environments" in tensors:
         det.environments_ = EnvironmentCounts(np.array(tensors["hybrid.environments"]))
     if "hybrid.embedding" in tensors:

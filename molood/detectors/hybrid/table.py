@@ -22,9 +22,10 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from molood import _term
-from molood.chem.atomtypes import atom_types, distinct_types
-from molood.chem.descriptors import DESCRIPTOR_NAMES, descriptors
-from molood.chem.fingerprints import FP_BYTES, packed_fingerprints
+from molood.chem.atomtypes import distinct_types
+from molood.chem.descriptors import DESCRIPTOR_NAMES
+from molood.chem.fingerprints import FP_BYTES
+from molood.chem.profiles import profiles
 from molood.chem.standardize import Standardizer
 from molood.detectors.hybrid.components import EnvironmentCounts
 from molood.detectors.inputs import as_list, canonical_keys, keys_sha256
@@ -118,25 +119,24 @@ def profile_chunk(items: Sequence[Any], standardizer: Standardizer | None,
                   ) -> MoleculeTable:
     """The :class:`MoleculeTable` of one chunk of inputs (SMILES, RDKit Mols, None/NaN for a
     missing value) whose first item is input ``start``; ``graphs`` also featurizes them."""
-    from rdkit import Chem
-
     from molood.detectors.inputs import to_graph_arrays
 
     items = list(items)
     mols: list[Any] = []
+    written: list[str | None] = []
     ga, valid, errors = to_graph_arrays(items, largest_fragment, standardizer=standardizer,
-                                        mols_out=mols, featurize=graphs)
+                                        smiles_out=written, mols_out=mols, featurize=graphs)
     ok = np.flatnonzero(valid)
     good = [mols[i] for i in ok.tolist()]
-    types = [atom_types(m) for m in good]
-    type_rows, type_offsets = distinct_types(types)
+    smiles = [written[i] for i in ok.tolist()]
+    prof = profiles(good, smiles)
+    type_rows, type_offsets = distinct_types(prof.types)
     envs = EnvironmentCounts.build(good)
     return MoleculeTable(
         n_items=len(items), positions=ok.astype(np.int64) + int(start),
         errors=[(i + int(start), e) for i, e in enumerate(errors) if e is not None],
-        smiles=[Chem.MolToSmiles(m) for m in good],
-        input_smiles=canonical_keys([items[i] for i in ok.tolist()]),
-        fingerprints=packed_fingerprints(good), desc=descriptors(good, types),
+        smiles=smiles, input_smiles=canonical_keys([items[i] for i in ok.tolist()]),
+        fingerprints=prof.fingerprints, desc=prof.desc,
         type_rows=type_rows, type_offsets=type_offsets, env_ids=envs.ids,
         env_counts=envs.counts, graphs=ga if graphs else None)
 

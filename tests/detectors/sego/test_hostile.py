@@ -109,10 +109,10 @@ def test_cap_on_mols_graphs_and_largest_fragment(tiny_model, big):
 def test_plain_smiles_count_equals_rdkit(freesolv_smiles):
     from rdkit import Chem
 
-    from molood.chem.features import _is_plain_smiles
     from molood.chem.limits import plain_smiles_atoms
+    from molood.chem.parse import is_plain_smiles
 
-    rows = [s for s in freesolv_smiles if _is_plain_smiles(s)] + [
+    rows = [s for s in freesolv_smiles if is_plain_smiles(s)] + [
         "ClC(Br)(I)F", "c1ccsc1 thiophene", "*CC*", "B(O)O", "C1.C1", "O=[N+]([O-])C"[:1]]
     for s in rows:
         assert plain_smiles_atoms(s) == Chem.MolFromSmiles(s).GetNumAtoms(), s

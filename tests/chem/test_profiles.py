@@ -1,0 +1,66 @@
+"""Per-molecule evidence (molood.chem.profiles): the shortcuts a known SMILES allows give exactly
+what reading every RDKit value gives."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from rdkit import Chem
+
+from molood.chem.atomtypes import atom_types
+from molood.chem.descriptors import descriptors
+from molood.chem.fingerprints import packed_fingerprints
+from molood.chem.parse import is_plain_smiles
+from molood.chem.profiles import profiles
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("MOLOOD_SHARED_DATA", REPO / ".." / "shared" / "data"))
+
+# plain texts whose parse charges atoms (RDKit's clean-up), triple bonds, a lone carbon
+TRICKY = ["CN(=O)=O", "CC#N", "C#CC(C)(C)O", "N#N", "C", "CC(=O)ON=C=O", "ClCCl", "CS(=O)(=O)N",
+          "c1ccncc1", "P(=O)(O)(O)O", "OB(O)c1ccccc1", "[Na+].[Cl-]", "C[N+](C)(C)C",
+          "[CH3]", "CC(C)[S-]"]
+
+
+def _check(smiles: list[str]) -> int:
+    """Profiles with and without the SMILES, for each SMILES as parsed and as canonical; the
+    number of plain ones."""
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    keep = [i for i, m in enumerate(mols) if m is not None]
+    mols, smiles = [mols[i] for i in keep], [smiles[i] for i in keep]
+    full = profiles(mols)
+    for text in (smiles, [Chem.MolToSmiles(m) for m in mols]):
+        fast = profiles(mols, text)
+        np.testing.assert_array_equal(fast.fingerprints, full.fingerprints)
+        np.testing.assert_array_equal(fast.desc, full.desc)
+        for a, b, s in zip(fast.types, full.types, text):
+            assert np.array_equal(a, b), s
+    return sum(map(is_plain_smiles, smiles))
+
+
+def test_shortcuts_equal_the_full_read_on_bundled_molecules():
+    smiles = TRICKY + pd.read_csv(REPO / "data" / "freesolv.csv")["smiles"].tolist()
+    smiles += pd.read_parquet(REPO / "data" / "chembl_approved_drugs.parquet")["smiles"].tolist()
+    assert _check(smiles) > 1500
+    # the nitro group is charge-separated by RDKit though written plain
+    types = atom_types(Chem.MolFromSmiles("CN(=O)=O"), plain=True)
+    assert sorted(types[:, 1].tolist()) == [-1, 0, 0, 1]
+
+
+@pytest.mark.skipif(not (SHARED / "screening" / "moses_test.csv.gz").exists(),
+                    reason="shared data absent")
+def test_shortcuts_equal_the_full_read_on_a_screening_library():
+    smiles = pd.read_csv(SHARED / "screening" / "moses_test.csv.gz",
+                         nrows=5_000).iloc[:, 0].tolist()
+    assert _check(smiles) > 4_000
+
+
+def test_packed_fingerprints_and_profiles_of_nothing():
+    assert packed_fingerprints([]).shape == (0, 256)
+    empty = profiles([], [])
+    assert len(empty) == 0 and empty.desc.shape == (0, 13)
+    assert descriptors([]).shape == (0, 13)
