@@ -13,9 +13,10 @@ A model file is a plain `safetensors <https://huggingface.co/docs/safetensors>`_
   threshold, ...; :meth:`~molood.detectors.base.BaseDetector._get_state`).
 
 Format history: 1 named the detector by class (``"SEGODetector"``); 2 by registry name. Both
-load. Loading never executes code from the file: no pickle, no ``torch.load``; tensors are
-decoded with ``safetensors.numpy``, so reading a file imports no torch (the detector class
-does, when it is built). Anything that is not a well-formed molood safetensors file (a
+load. Loading never executes code from the file: no pickle, no ``torch.load``; the file is
+memory-mapped and its tensors are numpy views or copies placed by the JSON header
+(:func:`read_tensors`), so reading a file imports no torch (the detector class does, when it
+is built). Anything that is not a well-formed molood safetensors file (a
 ``torch.save`` pickle or zip, random bytes, an empty or truncated file, a foreign safetensors
 file) raises :class:`~molood.exceptions.MoloodModelError`. Files written by another molood
 major.minor, torch or dgl version load with a :class:`~molood.exceptions.MoloodVersionWarning`.
@@ -24,6 +25,7 @@ major.minor, torch or dgl version load with a :class:`~molood.exceptions.MoloodV
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import platform
 import struct
@@ -50,6 +52,7 @@ __all__ = [
     "load_scoring_model",
     "read_manifest",
     "read_model_file",
+    "read_tensors",
     "save_model",
     "check_versions",
     "bundled_model_file",
@@ -126,14 +129,24 @@ def save_model(det: "BaseDetector", path: str | os.PathLike) -> Path:
 
 
 # ----------------------------------------------------------------------------- load
-def _read_checked(path: Path) -> tuple[bytes, dict[str, Any]]:
-    """Raw bytes and manifest of a molood file, validated before any tensor is decoded."""
+def _map_file(path: Path) -> mmap.mmap | bytes:
+    """The file's bytes, memory-mapped read-only (b"" for an empty file): the pages are read
+    when touched and shared by every process that maps the same file (screening workers)."""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size == 0:
+                return b""
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     except FileNotFoundError:
         raise
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise MoloodModelError(f"cannot read model file {path}: {exc}") from exc
+
+
+def _read_checked(path: Path) -> tuple[Any, dict[str, Any]]:
+    """Raw bytes (a read-only memory map) and manifest of a molood file, validated before any
+    tensor is decoded."""
+    raw = _map_file(path)
     hint = "Model files are written by a detector's save() / `molood train`."
     if len(raw) == 0:
         raise MoloodModelError(f"{path} is empty, not a molood model file. {hint}")
@@ -197,10 +210,45 @@ def _check_tensor_layout(header: dict[str, Any], data_len: int, path: Path) -> N
                                f"file has {data_len}.")
 
 
-def read_model_file(path: str | os.PathLike) -> tuple[bytes, dict[str, Any]]:
-    """The bytes and the validated manifest of a model file, read once: callers that also hash
-    it or decode its tensors (``safetensors.numpy.load``) use these bytes. No torch."""
+def read_model_file(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+    """The bytes (a read-only memory map, bytes-like) and the validated manifest of a model
+    file: callers that also hash it or decode its tensors (:func:`read_tensors`) use these
+    bytes. No torch."""
     return _read_checked(Path(path))
+
+
+_NUMPY_DTYPES = {"BOOL": "?", "U8": "u1", "I8": "i1", "I16": "<i2", "U16": "<u2", "F16": "<f2",
+                 "I32": "<i4", "U32": "<u4", "F32": "<f4", "I64": "<i8", "U64": "<u8",
+                 "F64": "<f8"}
+
+VIEW_BYTES = 1 << 20
+"""Tensors at least this large are read-only views of the mapped file (:func:`read_tensors`)."""
+
+
+def read_tensors(raw: Any) -> dict[str, np.ndarray]:
+    """The tensors of a validated model file's bytes (:func:`read_model_file`), by name.
+
+    Dtype, shape and place come from the file's JSON header; nothing is executed. Tensors of
+    :data:`VIEW_BYTES` or more are read-only views of ``raw`` (no copy: a HNSW graph of
+    hundreds of MB is read as its pages are touched, and shared by the processes that map the
+    file); smaller ones are writable copies. Falls back to ``safetensors.numpy.load`` for a
+    dtype numpy lacks (bfloat16, float8; molood writes none)."""
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(bytes(raw[8:8 + n]))
+    if any(t["dtype"] not in _NUMPY_DTYPES for k, t in header.items() if k != "__metadata__"):
+        from safetensors.numpy import load as st_load
+
+        return st_load(bytes(raw))
+    out: dict[str, np.ndarray] = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = np.dtype(_NUMPY_DTYPES[t["dtype"]])
+        begin, stop = (int(x) for x in t["data_offsets"])
+        arr = np.frombuffer(raw, dtype=dtype, count=(stop - begin) // dtype.itemsize,
+                            offset=8 + n + begin).reshape([int(d) for d in t["shape"]])
+        out[name] = arr if arr.nbytes >= VIEW_BYTES else arr.copy()
+    return out
 
 
 def peek_manifest(path: str | os.PathLike) -> dict[str, Any] | None:
@@ -295,15 +343,13 @@ def load_scoring_model(path: str | os.PathLike) -> "BaseDetector":
     return _build_detector(path, raw, manifest, scoring_only=True)
 
 
-def _build_detector(path: Path, raw: bytes, manifest: dict[str, Any],
+def _build_detector(path: Path, raw: Any, manifest: dict[str, Any],
                     scoring_only: bool) -> "BaseDetector":
     """The fitted detector that a validated file (``raw`` bytes, ``manifest``) describes."""
-    from safetensors.numpy import load as st_load
-
     from molood.detectors.registry import get_detector_class
 
     try:
-        tensors = st_load(raw)
+        tensors = read_tensors(raw)
     except Exception as exc:  # safetensors raises its own error types
         raise MoloodModelError(f"{path} is corrupt or truncated ({exc}).") from exc
     cls = get_detector_class(str(manifest.get("detector", "SEGODetector")))

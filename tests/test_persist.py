@@ -320,3 +320,35 @@ def test_model_file_is_readable_like_any_new_file(tmp_path, det):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "m.molood").stat().st_mode) == 0o644
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_large_tensors_are_read_only_views_of_the_mapped_file(tmp_path, monkeypatch,
+                                                              freesolv_smiles):
+    """Big tensors (a HNSW graph, reference SMILES) are not copied per process: they are views
+    of the memory-mapped file; small ones are writable copies. Same values as safetensors
+    decodes, and a model file replaced while loaded (as atomic writes do) keeps scoring."""
+    from safetensors.numpy import load as st_load
+
+    from molood.detectors.hybrid.detector import HybridDetector
+    from molood.persist import read_model_file, read_tensors
+
+    smiles = freesolv_smiles[:300]
+    det = HybridDetector(seed=0, verbose=False, neighbors_index="hnsw").fit(smiles)
+    path = tmp_path / "h.molood"
+    det.save(path)
+    monkeypatch.setattr("molood.persist.VIEW_BYTES", 4096)
+    raw, _ = read_model_file(path)
+    tensors = read_tensors(raw)
+    expected = st_load(bytes(raw))
+    assert tensors.keys() == expected.keys()
+    for name, arr in tensors.items():
+        assert arr.dtype == expected[name].dtype and np.array_equal(arr, expected[name])
+        assert arr.flags.writeable == (arr.nbytes < 4096), name
+    big = tensors["hybrid.neighbors.hnsw"]
+    assert not big.flags.owndata and big.nbytes > 4096
+    back = load_model(path)
+    before = back.score_samples(smiles[:10] + ["c1ccc2ccccc2c1"])
+    other = tmp_path / "other.molood"
+    HybridDetector(seed=1, verbose=False).fit(smiles[:50]).save(other)
+    os.replace(other, path)  # what a new `molood train -o` does to the old file
+    np.testing.assert_array_equal(back.score_samples(smiles[:10] + ["c1ccc2ccccc2c1"]), before)

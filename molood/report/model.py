@@ -49,13 +49,11 @@ class ModelSummary:
 def _read_file(path: Path, reference: Any) -> ModelSummary:
     import hashlib
 
-    from safetensors.numpy import load as st_load
-
     from molood.explain.reference import resolve_reference
-    from molood.persist import read_model_file
+    from molood.persist import read_model_file, read_tensors
 
     raw, manifest = read_model_file(path)  # validated; hashed and decoded from these bytes
-    tensors = st_load(raw)
+    tensors = read_tensors(raw)
     cal = np.sort(np.asarray(tensors["calibration.scores"], dtype=np.float64))
     ref_tensors = {k: v for k, v in tensors.items() if k.startswith(PREFIX)}
     ref = resolve_reference(None, reference, path) if reference is not None else (

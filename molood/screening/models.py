@@ -145,9 +145,6 @@ def model_info(model: "str | os.PathLike | SEGODetector | None", tmpdir: str,
                          np.sort(np.asarray(det.cal_scores_, dtype=np.float64)),
                          std.largest_fragment if std else largest, float(det.fpr_), det,
                          tuple(det.evidence_columns))
-    from safetensors import SafetensorError
-    from safetensors.numpy import load as st_load
-
     from molood import persist
     from molood.exceptions import MoloodModelError
 
@@ -156,12 +153,12 @@ def model_info(model: "str | os.PathLike | SEGODetector | None", tmpdir: str,
     if check_versions:
         persist.check_versions(manifest, path)
     try:
-        tensors = st_load(raw)
+        tensors = persist.read_tensors(raw)
         cal = np.sort(np.asarray(tensors["calibration.scores"], dtype=np.float64))
         largest = bool(manifest["featurizer"]["largest_fragment"])
         fpr = float(manifest["calibration"]["fpr"])
         evidence = tuple(str(c) for c in manifest.get("evidence_columns") or ())
-    except (SafetensorError, KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise MoloodModelError(f"{path} is corrupt or incomplete ({type(exc).__name__}: "
                                f"{exc}).") from exc
     resolved = str(path.resolve())

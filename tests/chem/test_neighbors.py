@@ -112,6 +112,8 @@ def test_hnsw_exclusion_batching_and_file_round_trip(many):
     np.testing.assert_array_equal(np.vstack([o[0] for o in one_by_one]), idx)
     again = HNSWFingerprintIndex.from_bytes(hnsw.to_bytes())
     np.testing.assert_array_equal(again.nearest(q, k=3)[0], hnsw.nearest(q, k=3)[0])
+    assert again.expansion_search == hnsw.expansion_search == HNSWFingerprintIndex.EXPANSION_SEARCH
+    assert HNSWFingerprintIndex.from_bytes(hnsw.to_bytes(), 7).expansion_search == 7
     # built on one thread: the same fingerprints give the same bytes
     np.testing.assert_array_equal(HNSWFingerprintIndex(packed).to_bytes(), hnsw.to_bytes())
 

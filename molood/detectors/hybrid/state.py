@@ -32,6 +32,8 @@ _DESC_STATS = ("mean", "sd", "q01", "q99")
 _CHECKS = ("element", "charge", "radical", "valence")
 _SEGO = "sego."
 _HNSW = "hybrid.neighbors.hnsw"
+_FIRST_EXPANSION_SEARCH = 64
+"""The search setting of the first HNSW models (files that do not record one)."""
 
 
 def hybrid_state(det: "HybridDetector") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -78,7 +80,7 @@ def hybrid_state(det: "HybridDetector") -> tuple[dict[str, np.ndarray], dict[str
                                 if index is not None else None),
                       "hnsw": ({"connectivity": HNSWFingerprintIndex.CONNECTIVITY,
                                 "expansion_add": HNSWFingerprintIndex.EXPANSION_ADD,
-                                "expansion_search": HNSWFingerprintIndex.EXPANSION_SEARCH}
+                                "expansion_search": index.expansion_search}
                                if isinstance(index, HNSWFingerprintIndex) else None)},
         **ref_manifest,
     }
@@ -106,7 +108,9 @@ def restore_hybrid(det: "HybridDetector", manifest: dict[str, Any],
         det.atom_types_ = AtomTypeSet([np.array(tensors[f"hybrid.atom_types.{n}"],
                                                 dtype=np.int64) for n in _CHECKS])
         if _HNSW in tensors:
-            det.index_ = HNSWFingerprintIndex.from_bytes(tensors[_HNSW])
+            settings = (manifest.get("neighbors") or {}).get("hnsw") or {}
+            det.index_ = HNSWFingerprintIndex.from_bytes(
+                tensors[_HNSW], settings.get("expansion_search", _FIRST_EXPANSION_SEARCH))
             det.reference_ = ReferenceSet.from_tensors(tensors, manifest.get("reference"),
                                                        fingerprint_source=det.index_.packed)
         else:

@@ -226,5 +226,8 @@ def test_a_hnsw_model_scores_and_explains_like_it_was_saved(freesolv_smiles, tmp
         assert ev["nearest_smiles"] == det.score_evidence(probe)["nearest_smiles"]
     back = load_model(path)
     assert back.manifest_["neighbors"]["index"] == "hnsw"
+    # the search setting the model was calibrated with is the one it scores with
+    ef = back.manifest_["neighbors"]["hnsw"]["expansion_search"]
+    assert ef == det.index_.expansion_search == back.index_.expansion_search
     np.testing.assert_array_equal(back.reference_.packed(), exact.reference_.packed())
     assert back.explain(["c1ccc2ccccc2c1"])  # explanations read the fingerprints from the graph
