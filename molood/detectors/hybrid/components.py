@@ -84,9 +84,15 @@ class DescriptorStats:
         """Root-mean-square z-score per molecule [n]."""
         return np.sqrt(np.mean(self.z(desc) ** 2, axis=1))
 
-    def reason(self, desc_row: np.ndarray) -> str:
-        """The most unusual descriptor of one molecule, against the ID 1–99% range."""
-        j = int(np.argmax(np.abs(self.z(desc_row[None, :])[0])))
+    def most_unusual(self, desc: np.ndarray) -> np.ndarray:
+        """int64 [n]: the column of each molecule's largest absolute z-score."""
+        return np.argmax(np.abs(self.z(desc)), axis=1)
+
+    def reason(self, desc_row: np.ndarray, j: int | None = None) -> str:
+        """The most unusual descriptor of one molecule (column ``j``, if already known from
+        :meth:`most_unusual`), against the ID 1–99% range."""
+        if j is None:
+            j = int(self.most_unusual(desc_row[None, :])[0])
         name = DESCRIPTOR_LABELS[DESCRIPTOR_NAMES[j]]
         return (f"unusual {name} {_fmt(desc_row[j])} (training 1-99%: {_fmt(self.q01[j])}"
                 f"-{_fmt(self.q99[j])})")

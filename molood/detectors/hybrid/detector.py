@@ -423,21 +423,29 @@ class HybridDetector(BaseDetector):
         scores[rows] = fused
         flagged = ood_flags(self.pvalues_from_scores(fused), fpr)
         ref = self.reference_
-        for j, r in enumerate(rows):
-            if me is not None and ref is not None and me.nearest[j] >= 0:
-                nb = int(me.nearest[j])
-                ev["nearest_smiles"][r] = ref.smiles[nb]
-                ev["nearest_id"][r] = (ref.names[nb] or None) if ref.names else None
-                ev["nearest_similarity"][r] = float(me.nearest_similarity[j])
-            if flagged[j]:
-                viol = me.violations[j] if me is not None else []
-                pv = {c: float(p[j]) for c, p in pvals.items()}
-                named = [] if viol else reason_components(pv)
-                details = (component_phrases(named, ok_mols[j], prof.desc[j],
-                                             me.nearest_similarity[j], self.descriptors_,
-                                             self.environments_) if me is not None
-                           else component_phrases(named))
-                ev["reason"][r] = reason_text(viol, pv, details)
+        if me is not None and ref is not None:
+            sims = me.nearest_similarity.tolist()
+            for j, nb in enumerate(me.nearest.tolist()):
+                if nb >= 0:
+                    r = rows[j]
+                    ev["nearest_smiles"][r] = ref.smiles[nb]
+                    ev["nearest_id"][r] = (ref.names[nb] or None) if ref.names else None
+                    ev["nearest_similarity"][r] = sims[j]
+        flag_rows = np.flatnonzero(flagged)
+        if flag_rows.size == 0:
+            return scores, ev
+        pv_rows = {c: p[flag_rows].tolist() for c, p in pvals.items()}
+        most = (self.descriptors_.most_unusual(prof.desc[flag_rows]).tolist()
+                if me is not None and self.descriptors_ is not None else None)
+        for i, j in enumerate(flag_rows.tolist()):
+            viol = me.violations[j] if me is not None else []
+            pv = {c: p[i] for c, p in pv_rows.items()}
+            named = [] if viol else reason_components(pv)
+            details = (component_phrases(named, ok_mols[j], prof.desc[j],
+                                         me.nearest_similarity[j], self.descriptors_,
+                                         self.environments_, most[i] if most else None)
+                       if me is not None else component_phrases(named))
+            ev["reason"][rows[j]] = reason_text(viol, pv, details)
         return scores, ev
 
     def score_evidence(self, X: Any, fpr: float | None = None) -> dict[str, Any]:

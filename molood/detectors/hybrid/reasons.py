@@ -38,10 +38,12 @@ def reason_text(violations: Sequence[str], pvalues: Mapping[str, float],
 def component_phrases(named: Sequence[str], mol: Any = None, desc_row: np.ndarray | None = None,
                       nearest_sim: float | None = None,
                       descriptors: DescriptorStats | None = None,
-                      environments: EnvironmentCounts | None = None) -> dict[str, str]:
+                      environments: EnvironmentCounts | None = None,
+                      most_unusual: int | None = None) -> dict[str, str]:
     """The phrase of each component in ``named`` for one molecule (computed only for the
     components a flagged molecule's reason names): its standardised Mol, descriptor row,
-    nearest-neighbour Tanimoto and the ID statistics they are read against."""
+    nearest-neighbour Tanimoto and the ID statistics they are read against
+    (``most_unusual``: its most unusual descriptor, if known)."""
     out: dict[str, str] = {}
     for c in named:
         if c == "sego":
@@ -51,7 +53,8 @@ def component_phrases(named: Sequence[str], mol: Any = None, desc_row: np.ndarra
         elif c == "knn":
             out[c] = f"nearest training molecule Tanimoto {nearest_sim:.2f}"
         elif c == "descriptors":
-            out[c] = descriptors.reason(desc_row)  # type: ignore[union-attr,arg-type]
+            out[c] = descriptors.reason(desc_row,  # type: ignore[union-attr,arg-type]
+                                        most_unusual)
         elif c == "environments":
             u, t = environments.unseen(mol)  # type: ignore[union-attr]
             out[c] = f"{u} of {t} atom environments unseen"
