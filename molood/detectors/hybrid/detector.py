@@ -383,9 +383,9 @@ class HybridDetector(BaseDetector):
         None where invalid) and ``ga`` holds the graphs of the valid ones (None when
         :attr:`needs_graphs` is False); ``smiles``, if given, the canonical SMILES of each
         (it saves RDKit calls, :func:`~molood.chem.profiles.profiles`). Graph models (fitted
-        on graphs without molecules): ``mols`` is None and every graph of ``ga`` is an input. Reasons are given for rows
-        flagged at ``fpr`` (default ``fpr_``). Returns (float64 scores [n], evidence lists [n]
-        named as :data:`EVIDENCE_COLUMNS`).
+        on graphs without molecules): ``mols`` is None and every graph of ``ga`` is an input.
+        Reasons are given for rows flagged at ``fpr`` (default ``fpr_``). Returns (float64
+        scores [n], evidence lists [n] named as :data:`EVIDENCE_COLUMNS`).
         """
         self._check_is_fitted()
         fpr = self._resolve_fpr(fpr)
