@@ -116,8 +116,12 @@ def describe(path: str, manifest: dict[str, Any], sha: str, size: int) -> str:
         nb = manifest.get("neighbors") or {}
         ref = manifest.get("reference") or {}
         if nb.get("index"):
+            graph = nb.get("hnsw") or {}
+            how = (f" (graph: connectivity {graph.get('connectivity')}, expansion "
+                   f"{graph.get('expansion_add')} to build, {graph.get('expansion_search')} to "
+                   f"search)" if graph else "")
             lines.append(f"neighbours     {nb['index']} search over "
-                         f"{num(ref.get('n'), ',')} training molecules")
+                         f"{num(ref.get('n'), ',')} training molecules{how}")
     if hist:
         lines.append(f"training       {len(hist)} epochs run (epochs={params.get('epochs')}, "
                      f"max_steps={params.get('max_steps')}), on one torch thread: the same "

@@ -43,3 +43,17 @@ def test_info_shows_the_smallest_resolvable_fpr(molood, tiny_model_path):
     r = molood("info", tiny_model_path)
     assert r.exit_code == 0
     assert "smallest fpr 0.02439 (= 1/(n_cal+1)" in r.output  # 40 calibration molecules
+
+
+def test_info_shows_how_neighbours_are_searched(molood, freesolv_smiles, tmp_path):
+    from molood.detectors.hybrid.detector import HybridDetector
+
+    path = tmp_path / "h.molood"
+    HybridDetector(seed=0, verbose=False, neighbors_index="hnsw").fit(
+        freesolv_smiles[:200]).save(path)
+    r = molood("info", path)
+    assert r.exit_code == 0
+    assert ("hnsw search over 200 training molecules (graph: connectivity 16, expansion 128 "
+            "to build, 32 to search)") in r.output
+    exact = molood("info")
+    assert "exact search over 642 training molecules\n" in exact.output
