@@ -57,10 +57,11 @@ def _encode(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 class StringColumn(Sequence[str]):
     """Strings stored as a model file stores them (UTF-8 bytes + int64 offsets [n + 1]),
     decoded one at a time when read: a model of millions of molecules loads without building
-    millions of Python strings."""
+    millions of Python strings, and the bytes are not copied (a memory-mapped model file's
+    pages stay shared between the processes that read it)."""
 
     def __init__(self, data: np.ndarray, offsets: np.ndarray) -> None:
-        self._raw = np.asarray(data, dtype=np.uint8).tobytes()
+        self._raw = memoryview(np.ascontiguousarray(data, dtype=np.uint8))
         self._off = np.asarray(offsets, dtype=np.int64)
 
     def __len__(self) -> int:
@@ -74,7 +75,7 @@ class StringColumn(Sequence[str]):
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(i)
-        return self._raw[int(self._off[i]):int(self._off[i + 1])].decode("utf-8")
+        return str(self._raw[int(self._off[i]):int(self._off[i + 1])], "utf-8")
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (list, tuple, StringColumn)):
