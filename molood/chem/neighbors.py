@@ -11,9 +11,9 @@ against 20,000, ~4 ms against 100,000 (2-core machine, one thread; measured besi
 for 100,000 references). Results are exact, and a query's neighbours do not depend on the
 other queries of its block.
 
-Above that, exact search costs too much for screening (~36 ms a query against MOSES' 1.58M
+Above that, exact search costs too much for screening (36–45 ms a query against MOSES' 1.58M
 molecules): :class:`HNSWFingerprintIndex` searches a hierarchical navigable small-world graph
-(usearch, Tanimoto on packed bits) in ~0.09 ms a query there, finding 89% of the exact 5
+(usearch, Tanimoto on packed bits) in ~0.10 ms a query there, finding 89% of the exact 5
 nearest neighbours (mean error of their mean similarity 0.011; ``benchmarks/train_scale.py``
 prints these for a model it trains).
 It is built on one thread, so the same fingerprints give the same graph (and the same model
@@ -137,8 +137,9 @@ class HNSWFingerprintIndex:
 
     Graph settings: ``connectivity`` 16, ``expansion_add`` 128, ``expansion_search`` 32 (the
     first HNSW models searched with 64; model files record theirs). On MOSES' 1.58M molecules,
-    against exact search (500 MOSES test molecules), 32 finds 88.9 % of the exact 5 nearest in
-    ~86 µs a query, 64 finds 91.9 % in ~135 µs: half of a screen's time was the search at 64.
+    against exact search (500 MOSES test molecules; ``benchmarks/train_scale.py --no-train
+    --expansions``), 32 finds 88.9 % of the exact 5 nearest in 0.10 ms a query, 64 finds
+    91.9 % in 0.18 ms: at 64 the search was about half of a screen's time.
     """
 
     CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH = 16, 128, 32

@@ -120,7 +120,7 @@ class HybridDetector(BaseDetector):
         None keeps all.
     neighbors_index : {"auto", "exact", "hnsw"}, default="auto"
         How neighbours are searched (:func:`~molood.chem.neighbors.make_index`): exactly, or
-        in a HNSW graph (approximate, ~0.15 ms a query against 1.58M molecules); "auto":
+        in a HNSW graph (approximate, ~0.10 ms a query against 1.58M molecules); "auto":
         exact up to 50,000 neighbour molecules, HNSW above.
     epochs, max_steps : int, default=400, 2000
         SEGO's training budget (``sego``/``embedding`` only): at most ``epochs`` epochs and
