@@ -64,6 +64,9 @@ class StringColumn(Sequence[str]):
         self._raw = memoryview(np.ascontiguousarray(data, dtype=np.uint8))
         self._off = np.asarray(offsets, dtype=np.int64)
 
+    def __reduce__(self) -> tuple[Any, tuple[np.ndarray, np.ndarray]]:
+        return StringColumn, self.arrays()  # a memoryview does not pickle; its bytes do
+
     def __len__(self) -> int:
         return int(self._off.size - 1)
 

@@ -165,3 +165,17 @@ def test_train_file_names_the_reference_molecules(tmp_path, freesolv_smiles):
     for smi, name in zip(ref.smiles, ref.names):  # each name belongs to its molecule
         i = int(name[1:])
         assert smi == Chem.MolToSmiles(Chem.MolFromSmiles(freesolv_smiles[i]))
+
+
+def test_a_loaded_model_pickles_and_copies():
+    """The reference SMILES of a loaded model are views of the mapped file; the model still
+    deep-copies and pickles (e.g. to hand it to another process) and scores the same."""
+    import copy
+    import pickle
+
+    det = load_model(default_model_path())
+    probe = ["CCO", "c1ccc2ccccc2c1", "[U]", "CC(=O)Nc1ccc(O)cc1"]
+    for other in (copy.deepcopy(det), pickle.loads(pickle.dumps(det))):
+        assert list(other.reference_.smiles) == list(det.reference_.smiles)
+        np.testing.assert_array_equal(other.score_samples(probe), det.score_samples(probe))
+
