@@ -16,7 +16,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["DESCRIPTOR_NAMES", "DESCRIPTOR_LABELS", "descriptors"]
+__all__ = ["DESCRIPTOR_NAMES", "DESCRIPTOR_LABELS", "descriptors", "rdkit_values",
+           "descriptors_from"]
 
 DESCRIPTOR_NAMES = ("heavy_atoms", "mol_weight", "rings", "aromatic_rings", "heteroatoms",
                     "hetero_fraction", "abs_charge", "rotatable_bonds", "hbd", "hba", "tpsa",
@@ -42,17 +43,40 @@ def descriptors(mols: Sequence[Any], types: Sequence[np.ndarray] | None = None,
     :func:`~molood.chem.atomtypes.atom_types`, if already computed; ``smiles``: the SMILES each
     was parsed from or is written as, if known (a molecule without ``#`` in it has no triple
     bond, which makes the rotatable-bond count ~6 µs cheaper; same count)."""
-    from rdkit.Chem import Descriptors, rdMolDescriptors
-    from rdkit.Chem.rdMolDescriptors import NumRotatableBondsOptions
-
     from molood.chem.atomtypes import atom_types
 
-    n_mols = len(mols)
+    types = [atom_types(m) for m in mols] if types is None else types
+    values = [rdkit_values(m, None if smiles is None else smiles[i])
+              for i, m in enumerate(mols)]
+    return descriptors_from(values, types)
+
+
+def rdkit_values(mol: Any, smiles: str | None = None) -> tuple[float, ...]:
+    """The 8 columns of :func:`descriptors` that need RDKit calls on the molecule itself
+    (molecular weight, rings, aromatic rings, rotatable bonds, HBD, HBA, TPSA, sp3 carbon
+    share), for :func:`descriptors_from`; ``smiles`` as in :func:`descriptors`."""
+    from rdkit.Chem import Descriptors, rdMolDescriptors
+
+    if smiles is not None and "#" not in smiles:
+        rotatable = len(mol.GetSubstructMatches(_no_triple_pattern()))
+    else:
+        rotatable = rdMolDescriptors.CalcNumRotatableBonds(mol, _non_strict())
+    return (Descriptors.MolWt(mol), mol.GetRingInfo().NumRings(),
+            rdMolDescriptors.CalcNumAromaticRings(mol), rotatable,
+            rdMolDescriptors.CalcNumLipinskiHBD(mol), rdMolDescriptors.CalcNumLipinskiHBA(mol),
+            rdMolDescriptors.CalcTPSA(mol), rdMolDescriptors.CalcFractionCSP3(mol))
+
+
+def descriptors_from(values: Sequence[Sequence[float]], types: Sequence[np.ndarray]
+                     ) -> np.ndarray:
+    """float64 [n, 13]: :func:`descriptors` from each molecule's :func:`rdkit_values` and
+    :func:`~molood.chem.atomtypes.atom_types` (the atom-count columns are counted for all
+    molecules at once: per-molecule numpy calls cost more). Lets a caller read a molecule as
+    soon as it is parsed, free it, and build the block's descriptors later."""
+    n_mols = len(values)
     out = np.zeros((n_mols, len(DESCRIPTOR_NAMES)), dtype=np.float64)
     if n_mols == 0:
         return out
-    types = [atom_types(m) for m in mols] if types is None else types
-    # the atom-count columns for all molecules at once (per-molecule numpy calls cost more)
     sizes = np.fromiter((len(t) for t in types), dtype=np.int64, count=n_mols)
     allt = np.concatenate(types) if sizes.sum() else np.zeros((0, 4), dtype=np.int64)
     mol_of = np.repeat(np.arange(n_mols), sizes)
@@ -63,19 +87,15 @@ def descriptors(mols: Sequence[Any], types: Sequence[np.ndarray] | None = None,
     out[:, 5] = het / np.maximum(sizes, 1)
     out[:, 6] = np.bincount(mol_of, weights=np.abs(allt[:, 1]), minlength=n_mols)
     out[:, 12] = np.bincount(mol_of, weights=_HALOGEN[np.clip(z, 0, 255)], minlength=n_mols)
-    non_strict = NumRotatableBondsOptions.NonStrict
-    no_triple = _no_triple_pattern()
-    for i, m in enumerate(mols):
-        out[i, 1:4] = (Descriptors.MolWt(m), m.GetRingInfo().NumRings(),
-                       rdMolDescriptors.CalcNumAromaticRings(m))
-        rotatable = (len(m.GetSubstructMatches(no_triple)) if smiles is not None
-                     and "#" not in smiles[i]
-                     else rdMolDescriptors.CalcNumRotatableBonds(m, non_strict))
-        out[i, 7:12] = (rotatable,
-                        rdMolDescriptors.CalcNumLipinskiHBD(m),
-                        rdMolDescriptors.CalcNumLipinskiHBA(m), rdMolDescriptors.CalcTPSA(m),
-                        rdMolDescriptors.CalcFractionCSP3(m))
+    out[:, [1, 2, 3, 7, 8, 9, 10, 11]] = np.asarray(values, dtype=np.float64)
     return out
+
+
+@functools.cache
+def _non_strict() -> Any:
+    from rdkit.Chem.rdMolDescriptors import NumRotatableBondsOptions
+
+    return NumRotatableBondsOptions.NonStrict
 
 
 @functools.cache

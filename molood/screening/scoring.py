@@ -125,13 +125,15 @@ def score_inputs(det: "SEGODetector", inputs: Sequence[Any], kind: InputKind = "
     names = tuple(getattr(det, "evidence_columns", ()))
     evidence: dict[str, list] | None = {k: [] for k in names} if names else None
     graphs = getattr(det, "needs_graphs", True)
+    # what a detector with evidence keeps of each molecule until its block is scored
+    keep = getattr(det, "keep_prepared", None) if names else None
     for s in range(0, len(inputs), block):
         mols: list[Any] | None = [] if names else None
         # detectors with evidence read the SMILES scored too (it saves them RDKit calls)
         out: list[str | None] | None = [] if names else written
         ga, errors = inputs_to_arrays(inputs[s:s + block], kind, largest_fragment=largest,
                                       max_atoms=cap, standardizer=std, smiles_out=out,
-                                      mols_out=mols, featurize=graphs)
+                                      mols_out=mols, featurize=graphs, keep=keep)
         if names and written is not None:
             written.extend(out)  # type: ignore[arg-type]
         ok = np.fromiter((e is None for e in errors), dtype=bool, count=len(errors))

@@ -12,10 +12,10 @@ import pytest
 from rdkit import Chem
 
 from molood.chem.atomtypes import atom_types
-from molood.chem.descriptors import descriptors
-from molood.chem.fingerprints import packed_fingerprints
+from molood.chem.descriptors import descriptors, descriptors_from, rdkit_values
+from molood.chem.fingerprints import fingerprint_text, packed_fingerprints, packed_from_text
 from molood.chem.parse import is_plain_smiles
-from molood.chem.profiles import profiles
+from molood.chem.profiles import molecule_of, profile_row, profiles
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("MOLOOD_SHARED_DATA", REPO / ".." / "shared" / "data"))
@@ -64,3 +64,33 @@ def test_packed_fingerprints_and_profiles_of_nothing():
     empty = profiles([], [])
     assert len(empty) == 0 and empty.desc.shape == (0, 13)
     assert descriptors([]).shape == (0, 13)
+
+
+def test_profile_rows_read_one_molecule_at_a_time_give_the_same_profiles():
+    """Rows read while each molecule is at hand (then freed), mixed with molecules or not,
+    give the profiles of the block; descriptors assembled from the rows equal descriptors."""
+    smiles = [s for s in TRICKY if Chem.MolFromSmiles(s) is not None]
+    canon = [Chem.MolToSmiles(Chem.MolFromSmiles(s)) for s in smiles]
+    mols = [Chem.MolFromSmiles(s) for s in canon]
+    block = profiles(mols, canon)
+    rows = [profile_row(m, s) for m, s in zip(mols, canon)]
+    mixed = [r if i % 2 else m for i, (r, m) in enumerate(zip(rows, mols))]
+    for got in (profiles(rows), profiles(mixed, canon)):
+        np.testing.assert_array_equal(got.fingerprints, block.fingerprints)
+        np.testing.assert_array_equal(got.desc, block.desc)
+        assert all(np.array_equal(a, b) for a, b in zip(got.types, block.types))
+    np.testing.assert_array_equal(packed_from_text([fingerprint_text(m) for m in mols]),
+                                  packed_fingerprints(mols))
+    values = [rdkit_values(m) for m in mols]
+    np.testing.assert_array_equal(descriptors_from(values, [atom_types(m) for m in mols]),
+                                  descriptors(mols))
+    assert packed_from_text([]).shape == (0, 256) and descriptors_from([], []).shape == (0, 13)
+
+
+def test_the_molecule_of_a_profile_row_is_read_again_from_its_smiles():
+    mol = Chem.MolFromSmiles("c1ccncc1")
+    assert molecule_of(mol) is mol
+    again = molecule_of(profile_row(mol, "c1ccncc1"))
+    assert Chem.MolToSmiles(again) == "c1ccncc1"
+    with pytest.raises(ValueError, match="no SMILES"):
+        molecule_of(profile_row(mol))

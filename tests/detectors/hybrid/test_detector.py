@@ -231,3 +231,45 @@ def test_a_hnsw_model_scores_and_explains_like_it_was_saved(freesolv_smiles, tmp
     assert ef == det.index_.expansion_search == back.index_.expansion_search
     np.testing.assert_array_equal(back.reference_.packed(), exact.reference_.packed())
     assert back.explain(["c1ccc2ccccc2c1"])  # explanations read the fingerprints from the graph
+
+
+@pytest.mark.parametrize("components", [None, ("knn", "environments")])
+def test_screening_keeps_profile_rows_and_scores_the_same(hybrid, freesolv_smiles, components):
+    """What screening keeps of each molecule (keep_prepared: its profile row, so that the
+    molecule is freed at once; the molecule itself where a component reads it again) scores
+    and explains exactly as the molecules do."""
+    from molood.chem.features import smiles_to_arrays
+    from molood.chem.profiles import ProfileRow
+
+    det = hybrid if components is None else HybridDetector(
+        components=components, verbose=False).fit(freesolv_smiles)
+    batch = [s for s in _POOL if s is not None] + FOREIGN + ["CN(=O)=O", "c1ccc(O)cc1"]
+    std, largest = det.featurizer_settings()
+    mols: list = []
+    kept: list = []
+    smiles: list = []
+    smiles_to_arrays(batch, largest, standardizer=std, smiles_out=smiles, mols_out=mols,
+                     featurize=False)
+    smiles_to_arrays(batch, largest, standardizer=std, smiles_out=[], mols_out=kept,
+                     featurize=False, keep=det.keep_prepared)
+    assert [k is None for k in kept] == [m is None for m in mols] and any(m is None for m in mols)
+    valid = [k for k in kept if k is not None]
+    if components is None:
+        assert all(isinstance(k, ProfileRow) for k in valid)
+        assert [k.smiles for k in valid] == [s for s in smiles if s is not None]
+    else:
+        assert not any(isinstance(k, ProfileRow) for k in valid)
+    s_mols, ev_mols = det.score_prepared(None, mols, 0.2, smiles)
+    s_kept, ev_kept = det.score_prepared(None, kept, 0.2, smiles)
+    assert np.array_equal(s_mols, s_kept, equal_nan=True) and ev_mols == ev_kept
+    assert sum(r is not None for r in ev_kept["reason"]) >= len(FOREIGN)
+    if components is not None:  # profile rows anyway: the molecules are read again
+        rows = [None if k is None else _row(k, s) for k, s in zip(kept, smiles)]
+        s_rows, ev_rows = det.score_prepared(None, rows, 0.2, smiles)
+        assert np.array_equal(s_mols, s_rows, equal_nan=True) and ev_mols == ev_rows
+
+
+def _row(mol, smiles):
+    from molood.chem.profiles import profile_row
+
+    return profile_row(mol, smiles)
