@@ -129,6 +129,12 @@ class ReferenceSet:
         :meth:`build`; not stored in files): how names are attached afterwards.
     fingerprint_source : callable or None
         Returns the fingerprints when ``fingerprints`` is None.
+    searcher : callable or None
+        ``searcher(packed [q, 256], k) -> (indices [q, k], similarities [q, k])`` of the
+        neighbour index that holds the fingerprints (a HNSW graph's ``nearest``):
+        :meth:`nearest` asks it instead of scanning every fingerprint, so that explaining a
+        molecule of a large model takes a graph search, and names the neighbours the
+        model's own (approximate) search finds.
     """
 
     smiles: Sequence[str]
@@ -141,6 +147,8 @@ class ReferenceSet:
     source: str = "training set"
     source_index: np.ndarray | None = None
     fingerprint_source: Callable[[], np.ndarray] | None = field(default=None, repr=False)
+    searcher: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]] | None = field(
+        default=None, repr=False)
     _counts: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def packed(self) -> np.ndarray:
@@ -232,10 +240,12 @@ class ReferenceSet:
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, np.ndarray], meta: dict[str, Any] | None = None,
-                     fingerprint_source: Callable[[], np.ndarray] | None = None
-                     ) -> "ReferenceSet | None":
+                     fingerprint_source: Callable[[], np.ndarray] | None = None,
+                     searcher: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+                     | None = None) -> "ReferenceSet | None":
         """The set stored by :meth:`to_tensors`, or None when ``tensors`` hold none
-        (``fingerprint_source``: where its fingerprints are when they were left out)."""
+        (``fingerprint_source``: where its fingerprints are when they were left out;
+        ``searcher``: the search of the index that holds them, see the class docstring)."""
         if f"{PREFIX}smiles" not in tensors:
             return None
         meta = meta or {}
@@ -249,7 +259,7 @@ class ReferenceSet:
         elif fingerprint_source is None:
             raise ValueError("the model file's reference set has no fingerprints")
         return cls(smiles=smiles, names=names, fingerprints=fps,
-                   fingerprint_source=fingerprint_source,
+                   fingerprint_source=fingerprint_source, searcher=searcher,
                    calibration=g("calibration").astype(bool),
                    environments=g("environments").astype(np.uint32),
                    elements=g("elements").astype(np.uint8),
@@ -259,9 +269,13 @@ class ReferenceSet:
     # ------------------------------------------------------------------ look-ups
     def nearest(self, mol: Any, k: int = 1) -> list[tuple[int, float]]:
         """The ``k`` most similar reference molecules to RDKit molecule ``mol``: (index,
-        Tanimoto) pairs, most similar first (ties: lower index first)."""
+        Tanimoto) pairs, most similar first (ties: lower index first); found by ``searcher``
+        where the set has one (approximate for a HNSW graph), else by a scan of all."""
         if len(self) == 0 or k < 1:
             return []
+        if self.searcher is not None:
+            idx, sims = self.searcher(packed_fingerprints([mol]), int(k))
+            return [(int(i), float(v)) for i, v in zip(idx[0], sims[0]) if i >= 0]
         sim = tanimoto(packed_fingerprints([mol])[0], self.packed(), self._bit_counts())
         k = min(int(k), sim.shape[0])
         top = np.argpartition(-sim, k - 1)[:k] if k < sim.shape[0] else np.arange(sim.shape[0])

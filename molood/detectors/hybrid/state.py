@@ -112,7 +112,8 @@ def restore_hybrid(det: "HybridDetector", manifest: dict[str, Any],
             det.index_ = HNSWFingerprintIndex.from_bytes(
                 tensors[_HNSW], settings.get("expansion_search", _FIRST_EXPANSION_SEARCH))
             det.reference_ = ReferenceSet.from_tensors(tensors, manifest.get("reference"),
-                                                       fingerprint_source=det.index_.packed)
+                                                       fingerprint_source=det.index_.packed,
+                                                       searcher=det.index_.nearest)
         else:
             det._restore_reference(manifest, tensors)
             det.index_ = FingerprintIndex(det.reference_.packed())

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from rdkit import Chem
 from sklearn.base import clone
 
 from molood.detectors.hybrid.detector import EVIDENCE_COLUMNS, HybridDetector
@@ -230,7 +231,18 @@ def test_a_hnsw_model_scores_and_explains_like_it_was_saved(freesolv_smiles, tmp
     ef = back.manifest_["neighbors"]["hnsw"]["expansion_search"]
     assert ef == det.index_.expansion_search == back.index_.expansion_search
     np.testing.assert_array_equal(back.reference_.packed(), exact.reference_.packed())
-    assert back.explain(["c1ccc2ccccc2c1"])  # explanations read the fingerprints from the graph
+    # explanations find neighbours by the graph's search (the screen's), not by a scan of all
+    queries = ["c1ccc2ccccc2c1", "CC(=O)Nc1ccc(O)cc1"]
+    for model in (det, back):
+        calls = []
+        search = model.reference_.searcher
+        assert search is not None
+        model.reference_.searcher = lambda q, k: calls.append(k) or search(q, k)
+        got = [[(n.index, n.similarity) for n in e.neighbours] for e in model.explain(queries)]
+        want = [exact.reference_.nearest(Chem.MolFromSmiles(q), calls[0]) for q in queries]
+        assert calls and got == want  # a few hundred molecules: the graph finds them all
+    assert model.explain(queries)[0].neighbours[0].smiles == \
+        model.score_evidence(queries[:1])["nearest_smiles"][0]
 
 
 @pytest.mark.parametrize("components", [None, ("knn", "environments")])
