@@ -188,6 +188,12 @@ class HNSWFingerprintIndex:
     def __len__(self) -> int:
         return self.n
 
+    def __reduce__(self) -> tuple[Any, tuple[np.ndarray, int]]:
+        """Pickles (and deep-copies) as its saved bytes and search setting: usearch's index
+        object cannot be pickled, so neither could a fitted or loaded HNSW model."""
+        return HNSWFingerprintIndex.from_bytes, (np.array(self.to_bytes()),
+                                                 self.expansion_search)
+
     def packed(self) -> np.ndarray:
         """The indexed fingerprints, uint8 [n, 256], in index order (a copy)."""
         if self.n == 0:

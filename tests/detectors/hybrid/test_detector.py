@@ -241,8 +241,18 @@ def test_a_hnsw_model_scores_and_explains_like_it_was_saved(freesolv_smiles, tmp
         got = [[(n.index, n.similarity) for n in e.neighbours] for e in model.explain(queries)]
         want = [exact.reference_.nearest(Chem.MolFromSmiles(q), calls[0]) for q in queries]
         assert calls and got == want  # a few hundred molecules: the graph finds them all
+        model.reference_.searcher = search
     assert model.explain(queries)[0].neighbours[0].smiles == \
         model.score_evidence(queries[:1])["nearest_smiles"][0]
+    # a fitted or loaded HNSW model pickles and deep-copies (its graph as saved bytes)
+    import copy
+    import pickle
+
+    for model in (det, back):
+        for twin in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+            np.testing.assert_array_equal(twin.score_samples(probe), model.score_samples(probe))
+            assert twin.index_.expansion_search == model.index_.expansion_search
+            assert twin.reference_.searcher.__self__ is twin.index_
 
 
 @pytest.mark.parametrize("components", [None, ("knn", "environments")])
