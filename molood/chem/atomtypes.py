@@ -10,12 +10,14 @@ like had it not been in training. RDKit + numpy; no torch.
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["atom_types", "distinct_types", "AtomTypeSet"]
+__all__ = ["atom_types", "plain_atom_types", "distinct_types", "AtomTypeSet"]
 
 _CHECKS = ("element", "charge", "radical", "valence")
 
@@ -46,6 +48,46 @@ def atom_types(mol: Any, plain: bool = False) -> np.ndarray:
                              Chem.Atom.GetNumRadicalElectrons, Chem.Atom.GetTotalValence)):
         out[:, j] = list(map(get, atoms))
     return out
+
+
+_ATOM = re.compile(r"Cl|Br|[BCNOPSFIbcnops]")  # the atoms of a plain SMILES
+_ELEMENT = {"B": 5, "b": 5, "C": 6, "c": 6, "N": 7, "n": 7, "O": 8, "o": 8, "F": 9, "P": 15,
+            "p": 15, "S": 16, "s": 16, "Cl": 17, "Br": 35, "I": 53}
+_ONE_VALENCE = np.full(54, -1, dtype=np.int64)  # -1: P, S, I allow several
+_ONE_VALENCE[[5, 6, 7, 8, 9, 17, 35]] = [3, 4, 3, 2, 1, 1, 1]
+
+
+def plain_atom_types(mol: Any, smiles: str) -> np.ndarray:
+    """:func:`atom_types` of a molecule parsed from, or written as, the plain SMILES
+    ``smiles`` (:func:`~molood.chem.parse.is_plain_smiles`), with a few RDKit calls instead of
+    a few per atom: the elements are read off the text; no atom is charged (checked: RDKit's
+    clean-up charges some plain texts, e.g. ``CN(=O)=O``) or a radical; a neutral B, C, N,
+    O, F, Cl or Br atom has the one valence RDKit allows it; only P, S and I atoms are asked
+    for theirs. Rows in the order of the text's atoms (the molecule's own order when it was
+    parsed from the text; the same rows as :func:`atom_types` in any case). Anything the text
+    cannot vouch for (a charged atom, a dummy atom, P/S/I atoms not where the text has them)
+    takes the full read."""
+    symbols = _ATOM.findall(smiles)
+    n = mol.GetNumAtoms()
+    if len(symbols) != n or mol.HasSubstructMatch(_charged()):
+        return atom_types(mol, plain=True)
+    out = np.zeros((n, 4), dtype=np.int64)
+    out[:, 0] = np.fromiter(map(_ELEMENT.__getitem__, symbols), dtype=np.int64, count=n)
+    out[:, 3] = _ONE_VALENCE[out[:, 0]]
+    several = np.flatnonzero(out[:, 3] < 0).tolist()
+    if several:
+        atoms = list(map(mol.GetAtomWithIdx, several))
+        if [a.GetAtomicNum() for a in atoms] != out[several, 0].tolist():
+            return atom_types(mol, plain=True)
+        out[several, 3] = [a.GetTotalValence() for a in atoms]
+    return out
+
+
+@functools.cache
+def _charged() -> Any:
+    from rdkit import Chem
+
+    return Chem.MolFromSmarts("[!+0]")
 
 
 def distinct_types(types: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

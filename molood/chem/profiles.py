@@ -10,7 +10,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from molood.chem.atomtypes import atom_types
+from molood.chem.atomtypes import atom_types, plain_atom_types
 from molood.chem.descriptors import descriptors_from, rdkit_values
 from molood.chem.fingerprints import fingerprint_text, packed_from_text
 from molood.chem.parse import is_plain_smiles
@@ -26,7 +26,7 @@ class ProfileRow(NamedTuple):
 
     smiles: str | None
     fingerprint: str  # FPS hex text, fingerprints.fingerprint_text
-    types: np.ndarray  # int64 [n_atoms, 4], atomtypes.atom_types
+    types: np.ndarray  # int64 [n_atoms, 4], atomtypes.atom_types (rows in any order)
     values: tuple[float, ...]  # descriptors.rdkit_values
 
 
@@ -40,7 +40,8 @@ class Profiles:
         Morgan (radius 2, 2048 bits) fingerprints, packed
         (:func:`~molood.chem.fingerprints.packed_fingerprints`).
     types : list of ndarray int64 [n_atoms, 4]
-        :func:`~molood.chem.atomtypes.atom_types` per molecule.
+        :func:`~molood.chem.atomtypes.atom_types` per molecule (its rows, one per atom, in
+        the order of the SMILES the molecule was read with: every use is order-free).
     desc : ndarray float64 [n, 13]
         :func:`~molood.chem.descriptors.descriptors`.
     """
@@ -61,9 +62,9 @@ class Profiles:
 
 def profile_row(mol: Any, smiles: str | None = None) -> ProfileRow:
     """The :class:`ProfileRow` of one RDKit molecule; ``smiles`` as in :func:`profiles`."""
-    plain = smiles is not None and is_plain_smiles(smiles)
-    return ProfileRow(smiles, fingerprint_text(mol), atom_types(mol, plain),
-                      rdkit_values(mol, smiles))
+    types = (plain_atom_types(mol, smiles) if smiles is not None and is_plain_smiles(smiles)
+             else atom_types(mol))
+    return ProfileRow(smiles, fingerprint_text(mol), types, rdkit_values(mol, smiles))
 
 
 def molecule_of(item: Any) -> Any:
