@@ -41,6 +41,9 @@ the benchmark is below it."""
 _QUERY_BLOCK_CELLS = 4_000_000
 """Most (queries x references) similarities held at once by :meth:`FingerprintIndex.nearest`."""
 
+_DENSE_QUERIES = 1024
+"""Queries whose bits :meth:`FingerprintIndex.similarities` unpacks at once (8 MiB)."""
+
 
 def bits_matrix(packed: np.ndarray) -> Any:
     """CSR matrix [n, 2048] of float32 ones at the on-bits of packed fingerprints uint8
@@ -85,20 +88,27 @@ class FingerprintIndex:
     """
 
     def __init__(self, packed: np.ndarray) -> None:
-        ref = bits_matrix(packed)
-        self.n = ref.shape[0]
-        self._ref_t = ref.T.tocsr()  # [2048, n]: queries @ this = intersections
-        self._counts = np.diff(ref.indptr).astype(np.float64)
+        self._ref = bits_matrix(packed)  # [n, 2048]: this @ queries' bits = intersections
+        self.n = self._ref.shape[0]
+        self._counts = np.diff(self._ref.indptr).astype(np.float64)
 
     def __len__(self) -> int:
         return self.n
 
     def similarities(self, packed: np.ndarray) -> np.ndarray:
         """Tanimoto similarity of each query (packed fingerprints uint8 [q, 256]) to every
-        reference: float64 [q, n] (0 when both fingerprints are empty, as RDKit)."""
-        q = bits_matrix(packed)
-        inter = np.asarray((q @ self._ref_t).todense(), dtype=np.float64)
-        union = np.diff(q.indptr)[:, None] + self._counts[None, :] - inter
+        reference: float64 [q, n] (0 when both fingerprints are empty, as RDKit).
+
+        Intersections are the sparse references times the queries' dense bits (float32 0/1,
+        exact counts), :data:`_DENSE_QUERIES` queries at a time: half the time of a sparse
+        times sparse product, whose result is dense anyway."""
+        packed = np.asarray(packed, dtype=np.uint8).reshape(-1, FP_BYTES)
+        inter = np.empty((len(packed), self.n), dtype=np.float64)
+        for s in range(0, len(packed), _DENSE_QUERIES):
+            bits = np.unpackbits(packed[s:s + _DENSE_QUERIES], axis=1).astype(np.float32)
+            inter[s:s + len(bits)] = (self._ref @ bits.T).T
+        counts = np.bitwise_count(packed).sum(axis=1, dtype=np.int64)
+        union = counts[:, None] + self._counts[None, :] - inter
         return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
     def nearest(self, packed: np.ndarray, k: int = 1,

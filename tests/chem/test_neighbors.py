@@ -32,6 +32,18 @@ def test_similarities_equal_rdkit_bulk_tanimoto(mols):
     np.testing.assert_allclose(sims, expected, rtol=0, atol=1e-12)
 
 
+def test_similarities_do_not_depend_on_how_queries_are_blocked(mols, monkeypatch):
+    import molood.chem.neighbors as nb
+
+    index = FingerprintIndex(packed_fingerprints(mols[:100]))
+    empty = np.zeros((1, 256), dtype=np.uint8)
+    queries = np.concatenate([packed_fingerprints(mols[100:]), empty])
+    whole = index.similarities(queries)
+    monkeypatch.setattr(nb, "_DENSE_QUERIES", 7)
+    np.testing.assert_array_equal(index.similarities(queries), whole)
+    assert whole.shape == (21, 100) and whole[:20].max() > 0.5 and not whole[-1].any()
+
+
 def test_packed_fingerprints_are_rdkits_bits(mols):
     packed = packed_fingerprints(mols)
     assert packed.shape == (len(mols), 256) and packed.dtype == np.uint8
