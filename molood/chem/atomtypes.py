@@ -57,19 +57,22 @@ _ONE_VALENCE = np.full(54, -1, dtype=np.int64)  # -1: P, S, I allow several
 _ONE_VALENCE[[5, 6, 7, 8, 9, 17, 35]] = [3, 4, 3, 2, 1, 1, 1]
 
 
-def plain_atom_types(mol: Any, smiles: str) -> np.ndarray:
+def plain_atom_types(mol: Any, smiles: str, written: bool = False) -> np.ndarray:
     """:func:`atom_types` of a molecule parsed from, or written as, the plain SMILES
     ``smiles`` (:func:`~molood.chem.parse.is_plain_smiles`), with a few RDKit calls instead of
-    a few per atom: the elements are read off the text; no atom is charged (checked: RDKit's
-    clean-up charges some plain texts, e.g. ``CN(=O)=O``) or a radical; a neutral B, C, N,
-    O, F, Cl or Br atom has the one valence RDKit allows it; only P, S and I atoms are asked
-    for theirs. Rows in the order of the text's atoms (the molecule's own order when it was
-    parsed from the text; the same rows as :func:`atom_types` in any case). Anything the text
-    cannot vouch for (a charged atom, a dummy atom, P/S/I atoms not where the text has them)
-    takes the full read."""
+    a few per atom: the elements are read off the text; no atom is charged or a radical; a
+    neutral B, C, N, O, F, Cl or Br atom has the one valence RDKit allows it; only P, S and I
+    atoms are asked for theirs. Rows in the order of the text's atoms (the molecule's own
+    order when it was parsed from the text; the same rows as :func:`atom_types` in any case).
+
+    ``written=True`` says that ``smiles`` is RDKit's own SMILES of the molecule
+    (``MolToSmiles``), which writes every charged atom in brackets; otherwise the molecule is
+    checked for charged atoms (RDKit's clean-up charges some plain texts, e.g.
+    ``CN(=O)=O``). Anything the text cannot vouch for (a charged atom, a dummy atom, P/S/I
+    atoms not where the text has them) takes the full read."""
     symbols = _ATOM.findall(smiles)
     n = mol.GetNumAtoms()
-    if len(symbols) != n or mol.HasSubstructMatch(_charged()):
+    if len(symbols) != n or (not written and mol.HasSubstructMatch(_charged())):
         return atom_types(mol, plain=True)
     out = np.zeros((n, 4), dtype=np.int64)
     out[:, 0] = np.fromiter(map(_ELEMENT.__getitem__, symbols), dtype=np.int64, count=n)

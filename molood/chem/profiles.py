@@ -60,10 +60,11 @@ class Profiles:
                         self.desc[idx])
 
 
-def profile_row(mol: Any, smiles: str | None = None) -> ProfileRow:
-    """The :class:`ProfileRow` of one RDKit molecule; ``smiles`` as in :func:`profiles`."""
-    types = (plain_atom_types(mol, smiles) if smiles is not None and is_plain_smiles(smiles)
-             else atom_types(mol))
+def profile_row(mol: Any, smiles: str | None = None, written: bool = False) -> ProfileRow:
+    """The :class:`ProfileRow` of one RDKit molecule; ``smiles`` and ``written`` as in
+    :func:`profiles`."""
+    types = (plain_atom_types(mol, smiles, written)
+             if smiles is not None and is_plain_smiles(smiles) else atom_types(mol))
     return ProfileRow(smiles, fingerprint_text(mol), types, rdkit_values(mol, smiles))
 
 
@@ -80,13 +81,17 @@ def molecule_of(item: Any) -> Any:
     return mol
 
 
-def profiles(mols: Sequence[Any], smiles: Sequence[str | None] | None = None) -> Profiles:
+def profiles(mols: Sequence[Any], smiles: Sequence[str | None] | None = None,
+             written: bool = False) -> Profiles:
     """The :class:`Profiles` of RDKit molecules (all valid), or of their :class:`ProfileRow`
     (read already, :func:`profile_row`; the two may be mixed). ``smiles``, where known, the
     SMILES each molecule was parsed from or is written as (e.g. its canonical SMILES), lets
-    atom types and descriptors skip RDKit calls (same values)."""
+    atom types and descriptors skip RDKit calls (same values); ``written=True``: each is
+    RDKit's own SMILES of its molecule (``MolToSmiles``; saves one more check,
+    :func:`~molood.chem.atomtypes.plain_atom_types`)."""
     rows = [m if isinstance(m, ProfileRow) else
-            profile_row(m, None if smiles is None else smiles[i]) for i, m in enumerate(mols)]
+            profile_row(m, None if smiles is None else smiles[i], written)
+            for i, m in enumerate(mols)]
     types = [r.types for r in rows]
     return Profiles(fingerprints=packed_from_text([r.fingerprint for r in rows]), types=types,
                     desc=descriptors_from([r.values for r in rows], types))

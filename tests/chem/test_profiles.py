@@ -33,8 +33,9 @@ def _check(smiles: list[str]) -> int:
     keep = [i for i, m in enumerate(mols) if m is not None]
     mols, smiles = [mols[i] for i in keep], [smiles[i] for i in keep]
     full = profiles(mols)
-    for text in (smiles, [Chem.MolToSmiles(m) for m in mols]):
-        fast = profiles(mols, text)
+    canonical = [Chem.MolToSmiles(m) for m in mols]
+    for text, written in ((smiles, False), (canonical, False), (canonical, True)):
+        fast = profiles(mols, text, written)
         np.testing.assert_array_equal(fast.fingerprints, full.fingerprints)
         np.testing.assert_array_equal(fast.desc, full.desc)
         for a, b, s in zip(fast.types, full.types, text):

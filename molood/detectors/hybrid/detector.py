@@ -382,7 +382,7 @@ class HybridDetector(BaseDetector):
         again (environments)."""
         if "environments" in self.components_:
             return mol
-        return profile_row(mol, smiles)
+        return profile_row(mol, smiles, written=True)  # RDKit wrote it (inputs_to_arrays)
 
     def score_prepared(self, ga: GraphArrays | None, mols: Sequence[Any] | None,
                        fpr: float | None = None, smiles: Sequence[str | None] | None = None

@@ -129,7 +129,7 @@ def profile_chunk(items: Sequence[Any], standardizer: Standardizer | None,
     ok = np.flatnonzero(valid)
     good = [mols[i] for i in ok.tolist()]
     smiles = [written[i] for i in ok.tolist()]
-    prof = profiles(good, smiles)
+    prof = profiles(good, smiles, written=True)  # RDKit wrote them (to_graph_arrays)
     type_rows, type_offsets = distinct_types(prof.types)
     envs = EnvironmentCounts.build(good)
     return MoleculeTable(
