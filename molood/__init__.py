@@ -2,12 +2,14 @@
 
 Scores are "higher = more OOD" everywhere. ``import molood`` is light: torch and dgl are
 imported only when a model is built, trained or loaded (lazy attribute table below).
-Importing the package registers the ``DataFrame.molood`` pandas accessor.
+Importing the package registers the ``DataFrame.molood`` pandas accessor (except in molood's
+own worker processes, which never use it: :data:`molood._parallel.WORKER_ENV`).
 """
 
 from __future__ import annotations
 
 import importlib
+import os as _os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -69,4 +71,5 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-from molood import accessor as _accessor  # noqa: E402,F401  registers DataFrame.molood
+if _os.environ.get("MOLOOD_WORKER_PROCESS") != "1":  # molood._parallel.WORKER_ENV
+    from molood import accessor as _accessor  # noqa: E402,F401  registers DataFrame.molood

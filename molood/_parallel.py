@@ -30,7 +30,12 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 __all__ = ["resolve_n_jobs", "ordered_map", "start_forkserver", "SCORER_PRELOAD",
-           "MOLECULE_SCORER_PRELOAD"]
+           "MOLECULE_SCORER_PRELOAD", "WORKER_ENV"]
+
+WORKER_ENV = "MOLOOD_WORKER_PROCESS"
+"""Set to "1" in the fork server's environment, hence in every worker it forks: ``import
+molood`` there does not register the ``DataFrame.molood`` accessor, which would import pandas
+(~0.2 s of a worker's start, on the critical path of a screen; workers never use it)."""
 
 SCORER_PRELOAD = ("numpy", "torch", "rdkit.Chem", "molood.chem.features",
                   "molood.detectors.sego.detector", "molood.screening.worker")
@@ -77,8 +82,25 @@ def _context(preload: Sequence[str]) -> mp.context.BaseContext:
         ctx = mp.get_context("forkserver")
         if preload:  # only takes effect if the server is not running yet
             ctx.set_forkserver_preload(list(preload))
+        _ensure_forkserver()
         return ctx
     return mp.get_context("spawn")
+
+
+def _ensure_forkserver() -> None:
+    """Start the fork server if it is not running, with :data:`WORKER_ENV` in its
+    environment (this process's is left as it was)."""
+    from multiprocessing import forkserver
+
+    old = os.environ.get(WORKER_ENV)
+    os.environ[WORKER_ENV] = "1"
+    try:
+        forkserver.ensure_running()
+    finally:
+        if old is None:
+            del os.environ[WORKER_ENV]
+        else:
+            os.environ[WORKER_ENV] = old
 
 
 def start_forkserver(preload: Sequence[str] = SCORER_PRELOAD) -> None:
@@ -88,12 +110,8 @@ def start_forkserver(preload: Sequence[str] = SCORER_PRELOAD) -> None:
     it early (before the caller's own heavy imports) lets the server's imports run on another
     core meanwhile. A no-op off Linux (workers are spawned there) or when it already runs.
     """
-    if not _has_forkserver():
-        return
-    _context(preload)
-    from multiprocessing import forkserver
-
-    forkserver.ensure_running()
+    if _has_forkserver():
+        _context(preload)
 
 
 def _terminate(ex: ProcessPoolExecutor) -> None:

@@ -106,6 +106,33 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path, method):
             proc.kill()
 
 
+@pytest.mark.skipif(not _parallel._has_forkserver(), reason="no fork server on this platform")
+def test_screening_workers_start_without_pandas(tmp_path):
+    """Workers forked for a molecule model import neither pandas nor the accessor (~0.2 s of
+    every screen's start); the caller keeps its accessor and its environment."""
+    script = tmp_path / "probe.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+
+        def probe(_):
+            return "pandas" in sys.modules, os.environ.get("MOLOOD_WORKER_PROCESS")
+
+        if __name__ == "__main__":
+            import pandas
+            import molood
+            from molood._parallel import MOLECULE_SCORER_PRELOAD, ordered_map, start_forkserver
+
+            start_forkserver(MOLECULE_SCORER_PRELOAD)
+            got = set(ordered_map(probe, [(i,) for i in range(4)], 2))
+            print(sorted(got), hasattr(pandas.DataFrame, "molood"),
+                  os.environ.get("MOLOOD_WORKER_PROCESS"))
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         cwd=os.getcwd(), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0] == "[(False, '1')] True None"
+
+
 def test_resolve_n_jobs():
     assert resolve_n_jobs(None) == resolve_n_jobs(0) == resolve_n_jobs(1) == 1
     assert resolve_n_jobs(-1) == (os.cpu_count() or 1)

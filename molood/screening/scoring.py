@@ -15,13 +15,11 @@ import os
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Sequence
 
 import numpy as np
-import pandas as pd
 
 from molood.chem.limits import check_max_atoms
 from molood.chem.parse import InputKind
 from molood.detectors.calibration import check_fpr, ood_flags
 from molood.exceptions import MoloodInputError
-from molood.io.formats import find_smiles_column
 from molood.screening.columns import (
     EVIDENCE_FLOAT,
     IS_OOD_COLUMN,
@@ -34,6 +32,8 @@ from molood.screening.columns import (
 from molood.screening.models import get_model
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from molood.detectors.sego.detector import SEGODetector
 
 __all__ = ["score_inputs", "score_frame", "input_column", "missing_to_none", "ScoredRows",
@@ -157,12 +157,16 @@ def score_inputs(det: "SEGODetector", inputs: Sequence[Any], kind: InputKind = "
 
 def missing_to_none(values: list[Any]) -> list[Any]:
     """Every flavour of missing (None, pd.NA, NaN) as None, so that it scores as ``"empty"``."""
+    import pandas as pd  # frames only: screening workers never import pandas
+
     return [None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
             for v in values]
 
 
 def _first_value(values: pd.Series) -> Any:
     """The first value of a column that is not missing (None if there is none)."""
+    import pandas as pd
+
     for v in values:
         if v is not None and v is not pd.NA and not (isinstance(v, float) and math.isnan(v)):
             return v
@@ -174,6 +178,8 @@ def input_column(df: pd.DataFrame, col: str | None = None) -> str:
     both), else its SMILES column (:func:`~molood.io.formats.find_smiles_column`), else an
     RDKit-Mol column: ``ROMol`` or ``mol`` (any case, :data:`MOL_COLUMN_CANDIDATES`) or the
     first object column whose first non-missing value is an ``rdkit.Chem.Mol``."""
+    from molood.io.formats import find_smiles_column  # the io package reads frames (pandas)
+
     columns = list(df.columns)
     try:
         return find_smiles_column(columns, col, source="DataFrame")
@@ -214,6 +220,8 @@ def score_frame(df: pd.DataFrame, smiles_col: str | None = None,
     ``fpr`` None flags at the model's own default (its ``fpr_``); ``max_atoms`` as in
     :func:`score_inputs` (default: the model's).
     """
+    import pandas as pd
+
     if fpr is not None:
         check_fpr(fpr)  # before any model is loaded
     if max_atoms != "model":
