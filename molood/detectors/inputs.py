@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from typing import TYPE_CHECKING, Any, Iterable, Literal
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence
 
 import numpy as np
 
@@ -127,13 +127,26 @@ def graph_arrays_sha256(ga: GraphArrays) -> str:
     return h.hexdigest()
 
 
-def canonical_keys(items: Iterable[Any]) -> list[str]:
+def canonical_keys(items: Iterable[Any], written: Sequence[str | None] | None = None
+                   ) -> list[str]:
     """What identifies each molecule (SMILES or Mol) in a training-set hash: its RDKit
-    canonical SMILES, or the item as text where RDKit cannot canonicalise it."""
+    canonical SMILES, or the item as text where RDKit cannot canonicalise it.
+
+    ``written``: the (standardised) canonical SMILES RDKit wrote for each item, where known. A
+    SMILES item equal to it is its own key without being parsed and written again: RDKit
+    wrote that very string for the molecule it describes (the shortcut standardisation itself
+    takes, :func:`~molood.chem.standardize.standardize_mol`); ~90 µs a molecule of training
+    on canonical inputs."""
     from molood.chem.parse import canonical_smiles
 
     items = list(items)
-    return [c if c is not None else str(it) for it, c in zip(items, canonical_smiles(items))]
+    keys: list[str | None] = [None] * len(items)
+    if written is not None:
+        keys = [w if type(it) is str and it == w else None for it, w in zip(items, written)]
+    redo = [j for j, k in enumerate(keys) if k is None]
+    for j, c in zip(redo, canonical_smiles([items[j] for j in redo])):
+        keys[j] = c if c is not None else str(items[j])
+    return keys  # type: ignore[return-value]
 
 
 def keys_sha256(keys: Iterable[str]) -> str:

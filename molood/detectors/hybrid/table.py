@@ -135,7 +135,7 @@ def profile_chunk(items: Sequence[Any], standardizer: Standardizer | None,
     return MoleculeTable(
         n_items=len(items), positions=ok.astype(np.int64) + int(start),
         errors=[(i + int(start), e) for i, e in enumerate(errors) if e is not None],
-        smiles=smiles, input_smiles=canonical_keys([items[i] for i in ok.tolist()]),
+        smiles=smiles, input_smiles=canonical_keys([items[i] for i in ok.tolist()], smiles),
         fingerprints=prof.fingerprints, desc=prof.desc,
         type_rows=type_rows, type_offsets=type_offsets, env_ids=envs.ids,
         env_counts=envs.counts, graphs=ga if graphs else None)
