@@ -392,7 +392,7 @@ class HybridDetector(BaseDetector):
         Molecule models: ``mols`` has one entry per input (the standardised RDKit molecule,
         or what :meth:`keep_prepared` keeps of it; None where invalid) and ``ga`` holds the
         graphs of the valid ones (None when :attr:`needs_graphs` is False); ``smiles``, if
-        given, the canonical SMILES of each (it saves RDKit calls,
+        given, the canonical SMILES RDKit wrote for each (it saves RDKit calls,
         :func:`~molood.chem.profiles.profiles`). Graph models (fitted on graphs without
         molecules): ``mols`` is None and every graph of ``ga`` is an input. Reasons are given
         for rows flagged at ``fpr`` (default ``fpr_``). Returns (float64 scores [n], evidence
@@ -420,7 +420,8 @@ class HybridDetector(BaseDetector):
         ok_mols: list[Any] = []
         if mols is not None:
             ok_mols = [mols[i] for i in rows]
-            prof = profiles(ok_mols, None if smiles is None else [smiles[i] for i in rows])
+            prof = profiles(ok_mols, None if smiles is None else [smiles[i] for i in rows],
+                            written=True)  # canonical: RDKit wrote them
             if "environments" in self.components_:  # they read the molecules themselves
                 ok_mols = [molecule_of(m) for m in ok_mols]
             me = molecule_evidence(prof, ok_mols, self.components_, self.index_, int(self.k),
