@@ -111,8 +111,10 @@ class FingerprintIndex:
         packed = np.asarray(packed, dtype=np.uint8).reshape(-1, FP_BYTES)
         inter = np.empty((len(packed), self.n), dtype=np.float64)
         for s in range(0, len(packed), _DENSE_QUERIES):
-            bits = np.unpackbits(packed[s:s + _DENSE_QUERIES], axis=1).astype(np.float32)
-            inter[s:s + len(bits)] = (self._ref @ bits.T).T
+            q = packed[s:s + _DENSE_QUERIES]
+            # [2048, q] C-ordered, as scipy's product wants it (else it copies it)
+            bits = np.unpackbits(np.ascontiguousarray(q.T), axis=0).astype(np.float32)
+            inter[s:s + len(q)] = (self._ref @ bits).T
         counts = np.bitwise_count(packed).sum(axis=1, dtype=np.int64)
         union = counts[:, None] + self._counts[None, :] - inter
         return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
