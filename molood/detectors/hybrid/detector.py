@@ -459,7 +459,7 @@ class HybridDetector(BaseDetector):
                                          me.nearest_similarity[j], self.descriptors_,
                                          self.environments_, most[i] if most else None)
                        if me is not None else component_phrases(named))
-            ev["reason"][rows[j]] = reason_text(viol, pv, details)
+            ev["reason"][rows[j]] = reason_text(viol, named, details)
         return scores, ev
 
     def score_evidence(self, X: Any, fpr: float | None = None) -> dict[str, Any]:

@@ -24,15 +24,16 @@ def reason_components(pvalues: Mapping[str, float]) -> list[str]:
     return [c for i, c in enumerate(order[:2]) if i == 0 or pvalues[c] <= SECOND_REASON_P]
 
 
-def reason_text(violations: Sequence[str], pvalues: Mapping[str, float],
+def reason_text(violations: Sequence[str], named: Sequence[str],
                 details: Mapping[str, str]) -> str:
     """A short reason: the atom-type ``violations`` (first two, and how many more), else the
-    phrase in ``details`` of the component with the smallest p-value, and of the next one if
-    its p-value is at most :data:`SECOND_REASON_P` (ties: component order)."""
+    phrases in ``details`` of the components ``named`` (:func:`reason_components`: the one
+    with the smallest p-value, and the next one if its p-value is at most
+    :data:`SECOND_REASON_P`)."""
     if violations:
         text = "; ".join(violations[:2])
         return text + (f" (+{len(violations) - 2} more)" if len(violations) > 2 else "")
-    return "; ".join(details.get(c, c) for c in reason_components(pvalues))
+    return "; ".join(details.get(c, c) for c in named)
 
 
 def component_phrases(named: Sequence[str], mol: Any = None, desc_row: np.ndarray | None = None,
