@@ -25,7 +25,7 @@ About 300 bytes a molecule (256 of them the fingerprint). RDKit + numpy; no torc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -112,8 +112,8 @@ class ReferenceSet:
     names : list of str, or None
         An ID or name per kept molecule ("" where unknown), or None.
     fingerprints : ndarray uint8 [n, 256], or None
-        None when they are kept elsewhere (a HNSW neighbour index holds them:
-        ``fingerprint_source`` gives them on first use); read them with :meth:`packed`.
+        None when they are kept elsewhere (a HNSW neighbour index holds them: ``index``);
+        read them with :meth:`packed`.
     calibration : ndarray bool [n]
         True for molecules held out of training (the model's calibration molecules).
     environments : ndarray uint32 [m], sorted
@@ -127,14 +127,13 @@ class ReferenceSet:
     source_index : ndarray int64 [n] or None
         Position of each kept molecule in what it was built from (``positions`` of
         :meth:`build`; not stored in files): how names are attached afterwards.
-    fingerprint_source : callable or None
-        Returns the fingerprints when ``fingerprints`` is None.
-    searcher : callable or None
-        ``searcher(packed [q, 256], k) -> (indices [q, k], similarities [q, k])`` of the
-        neighbour index that holds the fingerprints (a HNSW graph's ``nearest``):
-        :meth:`nearest` asks it instead of scanning every fingerprint, so that explaining a
-        molecule of a large model takes a graph search, and names the neighbours the
-        model's own (approximate) search finds.
+    index : neighbour index or None
+        The index that holds the fingerprints when ``fingerprints`` is None (a
+        :class:`~molood.chem.neighbors.HNSWFingerprintIndex`, in the same order):
+        :meth:`packed` reads them out of it once, and :meth:`nearest` asks its ``nearest``
+        instead of scanning every fingerprint, so that explaining a molecule of a large model
+        takes a graph search and names the neighbours the model's own (approximate) search
+        finds.
     """
 
     smiles: Sequence[str]
@@ -146,18 +145,16 @@ class ReferenceSet:
     n_source: int
     source: str = "training set"
     source_index: np.ndarray | None = None
-    fingerprint_source: Callable[[], np.ndarray] | None = field(default=None, repr=False)
-    searcher: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]] | None = field(
-        default=None, repr=False)
+    index: Any = field(default=None, repr=False)
     _counts: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def packed(self) -> np.ndarray:
-        """The packed fingerprints, uint8 [n, 256] (fetched once from ``fingerprint_source``
-        when the set does not hold them)."""
+        """The packed fingerprints, uint8 [n, 256] (read once out of ``index`` when the set
+        does not hold them)."""
         if self.fingerprints is None:
-            if self.fingerprint_source is None:
+            if self.index is None:
                 raise ValueError("this reference set has no fingerprints")
-            self.fingerprints = np.asarray(self.fingerprint_source(), dtype=np.uint8)
+            self.fingerprints = np.asarray(self.index.packed(), dtype=np.uint8)
         return self.fingerprints
 
     def _bit_counts(self) -> np.ndarray:
@@ -240,12 +237,10 @@ class ReferenceSet:
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, np.ndarray], meta: dict[str, Any] | None = None,
-                     fingerprint_source: Callable[[], np.ndarray] | None = None,
-                     searcher: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
-                     | None = None) -> "ReferenceSet | None":
+                     index: Any = None) -> "ReferenceSet | None":
         """The set stored by :meth:`to_tensors`, or None when ``tensors`` hold none
-        (``fingerprint_source``: where its fingerprints are when they were left out;
-        ``searcher``: the search of the index that holds them, see the class docstring)."""
+        (``index``: the neighbour index that holds its fingerprints when they were left out,
+        see the class docstring)."""
         if f"{PREFIX}smiles" not in tensors:
             return None
         meta = meta or {}
@@ -256,10 +251,9 @@ class ReferenceSet:
         fps = None
         if f"{PREFIX}fingerprints" in tensors:
             fps = np.asarray(g("fingerprints"), dtype=np.uint8).reshape(len(smiles), -1)
-        elif fingerprint_source is None:
+        elif index is None:
             raise ValueError("the model file's reference set has no fingerprints")
-        return cls(smiles=smiles, names=names, fingerprints=fps,
-                   fingerprint_source=fingerprint_source, searcher=searcher,
+        return cls(smiles=smiles, names=names, fingerprints=fps, index=index,
                    calibration=g("calibration").astype(bool),
                    environments=g("environments").astype(np.uint32),
                    elements=g("elements").astype(np.uint8),
@@ -269,12 +263,12 @@ class ReferenceSet:
     # ------------------------------------------------------------------ look-ups
     def nearest(self, mol: Any, k: int = 1) -> list[tuple[int, float]]:
         """The ``k`` most similar reference molecules to RDKit molecule ``mol``: (index,
-        Tanimoto) pairs, most similar first (ties: lower index first); found by ``searcher``
+        Tanimoto) pairs, most similar first (ties: lower index first); found by ``index``
         where the set has one (approximate for a HNSW graph), else by a scan of all."""
         if len(self) == 0 or k < 1:
             return []
-        if self.searcher is not None:
-            idx, sims = self.searcher(packed_fingerprints([mol]), int(k))
+        if self.index is not None:
+            idx, sims = self.index.nearest(packed_fingerprints([mol]), int(k))
             return [(int(i), float(v)) for i, v in zip(idx[0], sims[0]) if i >= 0]
         sim = tanimoto(packed_fingerprints([mol])[0], self.packed(), self._bit_counts())
         k = min(int(k), sim.shape[0])

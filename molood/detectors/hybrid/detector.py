@@ -340,8 +340,7 @@ class HybridDetector(BaseDetector):
         self.index_ = make_index(self.reference_.fingerprints, self.neighbors_index)
         if isinstance(self.index_, HNSWFingerprintIndex):  # it holds them: one copy
             self.reference_.fingerprints = None
-            self.reference_.fingerprint_source = self.index_.packed
-            self.reference_.searcher = self.index_.nearest
+            self.reference_.index = self.index_
         self.descriptors_ = DescriptorStats.fit(table.desc)
         self.atom_types_ = AtomTypeSet.from_distinct(table.type_rows, table.type_offsets)
         self.environments_ = (EnvironmentCounts(table.env_ids, table.env_counts)

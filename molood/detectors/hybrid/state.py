@@ -76,12 +76,11 @@ def hybrid_state(det: "HybridDetector") -> tuple[dict[str, np.ndarray], dict[str
                          "smiles_sha256": det.train_smiles_sha256_,
                          "source": getattr(det, "training_source_", None)},
         "calibration": calibration,
-        "neighbors": {"index": ("hnsw" if isinstance(index, HNSWFingerprintIndex) else "exact"
-                                if index is not None else None),
+        "neighbors": {"index": ("hnsw" if hnsw else "exact" if index is not None else None),
                       "hnsw": ({"connectivity": HNSWFingerprintIndex.CONNECTIVITY,
                                 "expansion_add": HNSWFingerprintIndex.EXPANSION_ADD,
                                 "expansion_search": index.expansion_search}
-                               if isinstance(index, HNSWFingerprintIndex) else None)},
+                               if hnsw else None)},
         **ref_manifest,
     }
     if det.sego_ is not None:
@@ -112,8 +111,7 @@ def restore_hybrid(det: "HybridDetector", manifest: dict[str, Any],
             det.index_ = HNSWFingerprintIndex.from_bytes(
                 tensors[_HNSW], settings.get("expansion_search", _FIRST_EXPANSION_SEARCH))
             det.reference_ = ReferenceSet.from_tensors(tensors, manifest.get("reference"),
-                                                       fingerprint_source=det.index_.packed,
-                                                       searcher=det.index_.nearest)
+                                                       index=det.index_)
         else:
             det._restore_reference(manifest, tensors)
             det.index_ = FingerprintIndex(det.reference_.packed())
