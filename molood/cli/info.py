@@ -126,7 +126,6 @@ def describe(path: str, manifest: dict[str, Any], sha: str, size: int) -> str:
         lines.append(f"training       {len(hist)} epochs run (epochs={params.get('epochs')}, "
                      f"max_steps={params.get('max_steps')}), on one torch thread: the same "
                      "file, versions and parameters give the same model on any core count")
-    if hist:
         last = hist[-1]
         losses = ", ".join(f"{k} {num(val)}" for k, val in last.items()
                            if k.startswith("loss"))
