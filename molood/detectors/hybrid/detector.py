@@ -53,7 +53,7 @@ from molood.detectors.hybrid.components import (
     molecule_evidence,
 )
 from molood.detectors.hybrid.fusion import fuse
-from molood.detectors.hybrid.reasons import component_phrases, reason_components, reason_text
+from molood.detectors.hybrid.reasons import flagged_reasons
 from molood.detectors.hybrid.table import MoleculeTable, profile_stream
 from molood.detectors.hybrid.table import progress_log as _progress
 from molood.detectors.inputs import (
@@ -445,20 +445,10 @@ class HybridDetector(BaseDetector):
                     ev["nearest_id"][r] = (ref.names[nb] or None) if ref.names else None
                     ev["nearest_similarity"][r] = sims[j]
         flag_rows = np.flatnonzero(flagged)
-        if flag_rows.size == 0:
-            return scores, ev
-        pv_rows = {c: p[flag_rows].tolist() for c, p in pvals.items()}
-        most = (self.descriptors_.most_unusual(prof.desc[flag_rows]).tolist()
-                if me is not None and self.descriptors_ is not None else None)
-        for i, j in enumerate(flag_rows.tolist()):
-            viol = me.violations[j] if me is not None else []
-            pv = {c: p[i] for c, p in pv_rows.items()}
-            named = [] if viol else reason_components(pv)
-            details = (component_phrases(named, ok_mols[j], prof.desc[j],
-                                         me.nearest_similarity[j], self.descriptors_,
-                                         self.environments_, most[i] if most else None)
-                       if me is not None else component_phrases(named))
-            ev["reason"][rows[j]] = reason_text(viol, named, details)
+        texts = flagged_reasons(flag_rows, pvals, me, prof, ok_mols, self.descriptors_,
+                                self.environments_)
+        for j, text in zip(flag_rows.tolist(), texts):
+            ev["reason"][rows[j]] = text
         return scores, ev
 
     def score_evidence(self, X: Any, fpr: float | None = None) -> dict[str, Any]:

@@ -8,9 +8,15 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from molood.detectors.hybrid.components import DescriptorStats, EnvironmentCounts
+    from molood.chem.profiles import Profiles
+    from molood.detectors.hybrid.components import (
+        DescriptorStats,
+        EnvironmentCounts,
+        MoleculeEvidence,
+    )
 
-__all__ = ["reason_text", "reason_components", "component_phrases", "SECOND_REASON_P"]
+__all__ = ["reason_text", "reason_components", "component_phrases", "flagged_reasons",
+           "SECOND_REASON_P"]
 
 SECOND_REASON_P = 0.05
 """A second component is named too when its p-value is at most this."""
@@ -59,4 +65,28 @@ def component_phrases(named: Sequence[str], mol: Any = None, desc_row: np.ndarra
         elif c == "environments":
             u, t = environments.unseen(mol)  # type: ignore[union-attr]
             out[c] = f"{u} of {t} atom environments unseen"
+    return out
+
+
+def flagged_reasons(flag_rows: np.ndarray, pvalues: Mapping[str, np.ndarray],
+                    evidence: MoleculeEvidence | None = None, prof: Profiles | None = None,
+                    mols: Sequence[Any] = (), descriptors: DescriptorStats | None = None,
+                    environments: EnvironmentCounts | None = None) -> list[str]:
+    """The reason of each flagged row ``flag_rows`` (positions into the scored rows): its
+    atom-type violations, else the phrases of its components with the smallest ``pvalues``
+    (per component, [n]). Molecule models pass their :class:`MoleculeEvidence`, profiles,
+    molecules (read only for environments) and ID statistics; graph models none of them."""
+    pv_rows = {c: p[flag_rows].tolist() for c, p in pvalues.items()}
+    most = (descriptors.most_unusual(prof.desc[flag_rows]).tolist()
+            if evidence is not None and descriptors is not None else None)
+    out: list[str] = []
+    for i, j in enumerate(flag_rows.tolist()):
+        viol = evidence.violations[j] if evidence is not None else []
+        pv = {c: p[i] for c, p in pv_rows.items()}
+        named = [] if viol else reason_components(pv)
+        details = (component_phrases(named, mols[j], prof.desc[j],  # type: ignore[union-attr]
+                                     evidence.nearest_similarity[j], descriptors,
+                                     environments, most[i] if most else None)
+                   if evidence is not None else component_phrases(named))
+        out.append(reason_text(viol, named, details))
     return out
