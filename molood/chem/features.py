@@ -35,7 +35,7 @@ Conventions (identical to ``ogb.utils.smiles2graph``):
 from __future__ import annotations
 
 from itertools import compress, repeat
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 from rdkit import Chem
@@ -266,8 +266,7 @@ def _prepared(mol: Chem.Mol, text: str | None, largest_fragment: bool, max_atoms
 def smiles_to_arrays(smiles: Sequence[object], largest_fragment: bool = False,
                      max_atoms: int | None = None, standardizer: Standardizer | None = None,
                      smiles_out: list[str | None] | None = None,
-                     mols_out: list[Any] | None = None, featurize: bool = True,
-                     keep: Callable[[Chem.Mol, str | None], Any] | None = None
+                     mols_out: list[Chem.Mol | None] | None = None, featurize: bool = True
                      ) -> tuple[GraphArrays | None, list[str | None]]:
     """Parse and featurize SMILES (or take RDKit Mols as they are); never raises for any input
     value.
@@ -283,9 +282,7 @@ def smiles_to_arrays(smiles: Sequence[object], largest_fragment: bool = False,
 
     ``smiles_out``: a list that is extended with one entry per input: the SMILES of the
     molecule featurized (canonical; standardised with a ``standardizer``), None where not.
-    ``mols_out``: likewise, the RDKit molecule featurized, or what ``keep(mol, smiles)`` makes
-    of it (e.g. :func:`~molood.chem.profiles.profile_row`: the molecule is then freed at once,
-    which is cheaper than freeing a block of them later). ``featurize=False`` only parses
+    ``mols_out``: likewise, the RDKit molecule featurized. ``featurize=False`` only parses
     and standardises (for ``mols_out``/``smiles_out``) and returns None for the arrays.
 
     Returns
@@ -340,7 +337,7 @@ def smiles_to_arrays(smiles: Sequence[object], largest_fragment: bool = False,
                 continue
             if standardizer is not None:  # featurized from its canonical SMILES
                 chiral, plain = "@" in written[i], is_plain_smiles(written[i])
-            prepared[i] = mol if keep is None else keep(mol, written[i])
+            prepared[i] = mol
             add(mol, chiral, plain)
     if want:
         smiles_out.extend(written)
@@ -356,8 +353,7 @@ def _no_featurization(mol: Chem.Mol, chiral: bool = True, plain: bool = False) -
 def molblocks_to_arrays(blocks: Sequence[str | None], largest_fragment: bool = False,
                         max_atoms: int | None = None, standardizer: Standardizer | None = None,
                         smiles_out: list[str | None] | None = None,
-                        mols_out: list[Any] | None = None, featurize: bool = True,
-                        keep: Callable[[Chem.Mol, str | None], Any] | None = None
+                        mols_out: list[Chem.Mol | None] | None = None, featurize: bool = True
                         ) -> tuple[GraphArrays | None, list[str | None]]:
     """Like :func:`smiles_to_arrays` for MDL mol blocks (SDF records); reasons are ``"empty"``,
     ``"sdf_parse_error: <RDKit message>"``, ``"standardize_error: ..."`` or
@@ -374,7 +370,7 @@ def molblocks_to_arrays(blocks: Sequence[str | None], largest_fragment: bool = F
                 mol, written[i], errors[i] = _prepared(mol, None, largest_fragment, max_atoms,
                                                        standardizer, smiles_out is not None)
             if mol is not None:
-                prepared[i] = mol if keep is None else keep(mol, written[i])
+                prepared[i] = mol
                 add(mol)
     if smiles_out is not None:
         smiles_out.extend(written)
@@ -387,16 +383,15 @@ def inputs_to_arrays(inputs: Sequence[object], kind: InputKind = "smiles",
                      largest_fragment: bool = False, max_atoms: int | None = None,
                      standardizer: Standardizer | None = None,
                      smiles_out: list[str | None] | None = None,
-                     mols_out: list[Any] | None = None, featurize: bool = True,
-                     keep: Callable[[Chem.Mol, str | None], Any] | None = None
+                     mols_out: list[Chem.Mol | None] | None = None, featurize: bool = True
                      ) -> tuple[GraphArrays | None, list[str | None]]:
     """Parse and featurize raw inputs of one kind: SMILES strings (or RDKit Mols,
     :func:`smiles_to_arrays`) or mol blocks (:func:`molblocks_to_arrays`). The one place that
     dispatches on the kind of a batch (library readers, screening, the accessor); never raises
     for an input value. Molecules above ``max_atoms`` get the reason ``too_large: ...`` (None:
-    no cap); ``standardizer``, ``smiles_out``, ``mols_out``, ``featurize`` and ``keep`` as in
+    no cap); ``standardizer``, ``smiles_out``, ``mols_out`` and ``featurize`` as in
     :func:`smiles_to_arrays`."""
     fn = molblocks_to_arrays if check_kind(kind) == "molblock" else smiles_to_arrays
     return fn(inputs, largest_fragment=largest_fragment, max_atoms=max_atoms,
               standardizer=standardizer, smiles_out=smiles_out, mols_out=mols_out,
-              featurize=featurize, keep=keep)
+              featurize=featurize)

@@ -15,14 +15,14 @@ from molood.chem.descriptors import descriptors_from, rdkit_values
 from molood.chem.fingerprints import fingerprint_text, packed_from_text
 from molood.chem.parse import is_plain_smiles
 
-__all__ = ["Profiles", "ProfileRow", "profile_row", "profiles", "molecule_of"]
+__all__ = ["Profiles", "ProfileRow", "profile_row", "profiles"]
 
 
 class ProfileRow(NamedTuple):
-    """What :class:`Profiles` needs of one molecule, read while the molecule is at hand
-    (:func:`profile_row`), so that the molecule can be freed at once: a screen then never
-    holds a block of RDKit molecules, whose freeing costs ~20 µs a molecule more than freeing
-    each right after use. ``smiles``: the SMILES it was read with (None: unknown)."""
+    """What :class:`Profiles` needs of one molecule (:func:`profile_row`), read while the
+    molecule is at hand, so that a training chunk need not hold its RDKit molecules
+    (:func:`~molood.detectors.hybrid.table.profile_chunk`). ``smiles``: the SMILES it was read
+    with (None: unknown)."""
 
     smiles: str | None
     fingerprint: str  # FPS hex text, fingerprints.fingerprint_text
@@ -66,19 +66,6 @@ def profile_row(mol: Any, smiles: str | None = None, written: bool = False) -> P
     types = (plain_atom_types(mol, smiles, written)
              if smiles is not None and is_plain_smiles(smiles) else atom_types(mol))
     return ProfileRow(smiles, fingerprint_text(mol), types, rdkit_values(mol, smiles))
-
-
-def molecule_of(item: Any) -> Any:
-    """The RDKit molecule of ``item``: itself, or for a :class:`ProfileRow` the molecule read
-    again from its SMILES (ValueError where it has none)."""
-    if not isinstance(item, ProfileRow):
-        return item
-    from rdkit import Chem
-
-    mol = None if item.smiles is None else Chem.MolFromSmiles(item.smiles)
-    if mol is None:
-        raise ValueError("this profile row has no SMILES to read its molecule from")
-    return mol
 
 
 def profiles(mols: Sequence[Any], smiles: Sequence[str | None] | None = None,

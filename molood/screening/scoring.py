@@ -43,9 +43,12 @@ DEFAULT_BATCH_SIZE = 10_000
 """Rows per chunk of :func:`~molood.screening.engine.screen` (the unit of streaming and of resume)
 and per step of :func:`score_frame`."""
 
-GRAPH_BLOCK = 250
-"""Rows per forward pass (their valid molecules): 128–256 molecules per pass was fastest with
-one torch thread. Scores do not depend on it."""
+GRAPH_BLOCK = 125
+"""Rows read, featurized and scored together (their valid molecules in one forward pass; a
+divisor of ``TASK_ROWS`` and :data:`DEFAULT_BATCH_SIZE`). The RDKit molecules of a block are
+freed together, which costs more a molecule in bigger blocks: one process, 20,000 MOSES
+molecules, bundled hybrid model 168–181 µs a molecule at 125 vs 197–209 at 250; SEGO model
+(5,000) 227–240 vs 263–268 µs. Scores do not depend on it."""
 
 MOL_COLUMN_CANDIDATES = ("romol", "mol")
 """Names (any case) of a frame's RDKit-Mol column, looked for when it has no SMILES column
@@ -125,15 +128,13 @@ def score_inputs(det: "SEGODetector", inputs: Sequence[Any], kind: InputKind = "
     names = tuple(getattr(det, "evidence_columns", ()))
     evidence: dict[str, list] | None = {k: [] for k in names} if names else None
     graphs = getattr(det, "needs_graphs", True)
-    # what a detector with evidence keeps of each molecule until its block is scored
-    keep = getattr(det, "keep_prepared", None) if names else None
     for s in range(0, len(inputs), block):
         mols: list[Any] | None = [] if names else None
         # detectors with evidence read the SMILES scored too (it saves them RDKit calls)
         out: list[str | None] | None = [] if names else written
         ga, errors = inputs_to_arrays(inputs[s:s + block], kind, largest_fragment=largest,
                                       max_atoms=cap, standardizer=std, smiles_out=out,
-                                      mols_out=mols, featurize=graphs, keep=keep)
+                                      mols_out=mols, featurize=graphs)
         if names and written is not None:
             written.extend(out)  # type: ignore[arg-type]
         ok = np.fromiter((e is None for e in errors), dtype=bool, count=len(errors))

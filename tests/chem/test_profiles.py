@@ -15,7 +15,7 @@ from molood.chem.atomtypes import atom_types, plain_atom_types
 from molood.chem.descriptors import descriptors, descriptors_from, rdkit_values
 from molood.chem.fingerprints import fingerprint_text, packed_fingerprints, packed_from_text
 from molood.chem.parse import is_plain_smiles
-from molood.chem.profiles import molecule_of, profile_row, profiles
+from molood.chem.profiles import profile_row, profiles
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("MOLOOD_SHARED_DATA", REPO / ".." / "shared" / "data"))
@@ -109,12 +109,3 @@ def test_profile_rows_read_one_molecule_at_a_time_give_the_same_profiles():
     np.testing.assert_array_equal(descriptors_from(values, [atom_types(m) for m in mols]),
                                   descriptors(mols))
     assert packed_from_text([]).shape == (0, 256) and descriptors_from([], []).shape == (0, 13)
-
-
-def test_the_molecule_of_a_profile_row_is_read_again_from_its_smiles():
-    mol = Chem.MolFromSmiles("c1ccncc1")
-    assert molecule_of(mol) is mol
-    again = molecule_of(profile_row(mol, "c1ccncc1"))
-    assert Chem.MolToSmiles(again) == "c1ccncc1"
-    with pytest.raises(ValueError, match="no SMILES"):
-        molecule_of(profile_row(mol))

@@ -112,7 +112,19 @@ class EnvironmentCounts:
 
     @classmethod
     def build(cls, mols: Sequence[Any]) -> "EnvironmentCounts":
-        per = [np.unique(e[e != MISSING_ENV]) for e in map(atom_environments, mols)]
+        """The counts of RDKit molecules ``mols``."""
+        return cls.from_distinct([cls.distinct(m) for m in mols])
+
+    @staticmethod
+    def distinct(mol: Any) -> np.ndarray:
+        """uint32 [e], sorted: the distinct environment identifiers of one molecule (what
+        :meth:`from_distinct` counts; read while the molecule is at hand)."""
+        env = atom_environments(mol)
+        return np.unique(env[env != MISSING_ENV])
+
+    @classmethod
+    def from_distinct(cls, per: Sequence[np.ndarray]) -> "EnvironmentCounts":
+        """The counts of molecules given by their :meth:`distinct` identifiers."""
         ids, counts = np.unique(np.concatenate(per) if per else np.zeros(0, np.uint32),
                                 return_counts=True)
         return cls(ids.astype(np.uint32), counts.astype(np.int64))

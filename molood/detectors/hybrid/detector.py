@@ -38,7 +38,7 @@ from molood import _term
 from molood.chem.atomtypes import AtomTypeSet
 from molood.chem.limits import DEFAULT_MAX_ATOMS
 from molood.chem.neighbors import EXACT_MAX_REFERENCES, HNSWFingerprintIndex, make_index
-from molood.chem.profiles import Profiles, molecule_of, profile_row, profiles
+from molood.chem.profiles import Profiles, profiles
 from molood.chem.reference import ReferenceSet
 from molood.chem.standardize import DEFAULT_STANDARDIZE, Standardizer
 from molood.chem.standardize import featurizer_settings as _featurizer_settings
@@ -374,22 +374,13 @@ class HybridDetector(BaseDetector):
         """True for a model of molecules, False for one of graphs without molecules (TU)."""
         return self.descriptors_ is not None
 
-    def keep_prepared(self, mol: Any, smiles: str | None) -> Any:
-        """What screening keeps of each standardised molecule (``smiles``: its canonical
-        SMILES) for :meth:`score_prepared`: its :class:`~molood.chem.profiles.ProfileRow`, so
-        that the molecule is freed at once, or the molecule itself when a component reads it
-        again (environments)."""
-        if "environments" in self.components_:
-            return mol
-        return profile_row(mol, smiles, written=True)  # RDKit wrote it (inputs_to_arrays)
-
     def score_prepared(self, ga: GraphArrays | None, mols: Sequence[Any] | None,
                        fpr: float | None = None, smiles: Sequence[str | None] | None = None
                        ) -> tuple[np.ndarray, dict[str, list]]:
         """Scores and evidence of already prepared inputs (what screening calls).
 
-        Molecule models: ``mols`` has one entry per input (the standardised RDKit molecule,
-        or what :meth:`keep_prepared` keeps of it; None where invalid) and ``ga`` holds the
+        Molecule models: ``mols`` has one entry per input (the standardised RDKit molecule;
+        None where invalid) and ``ga`` holds the
         graphs of the valid ones (None when :attr:`needs_graphs` is False); ``smiles``, if
         given, the canonical SMILES RDKit wrote for each (it saves RDKit calls,
         :func:`~molood.chem.profiles.profiles`). Graph models (fitted on graphs without
@@ -421,8 +412,6 @@ class HybridDetector(BaseDetector):
             ok_mols = [mols[i] for i in rows]
             prof = profiles(ok_mols, None if smiles is None else [smiles[i] for i in rows],
                             written=True)  # canonical: RDKit wrote them
-            if "environments" in self.components_:  # they read the molecules themselves
-                ok_mols = [molecule_of(m) for m in ok_mols]
             me = molecule_evidence(prof, ok_mols, self.components_, self.index_, int(self.k),
                                    self.descriptors_, self.environments_, self.atom_types_)
             raw.update(me.scores)

@@ -259,42 +259,20 @@ def test_a_hnsw_model_scores_and_explains_like_it_was_saved(freesolv_smiles, tmp
 
 
 @pytest.mark.parametrize("components", [None, ("knn", "environments")])
-def test_screening_keeps_profile_rows_and_scores_the_same(hybrid, freesolv_smiles, components):
-    """What screening keeps of each molecule (keep_prepared: its profile row, so that the
-    molecule is freed at once; the molecule itself where a component reads it again) scores
-    and explains exactly as the molecules do."""
-    from molood.chem.features import smiles_to_arrays
-    from molood.chem.profiles import ProfileRow
+def test_screening_blocks_do_not_change_scores_or_evidence(hybrid, freesolv_smiles, components):
+    """Screening reads, profiles and frees molecules a block at a time: any block size gives
+    the scores and evidence of scoring the molecules all at once."""
+    from molood.screening.scoring import GRAPH_BLOCK, score_inputs
 
     det = hybrid if components is None else HybridDetector(
         components=components, verbose=False).fit(freesolv_smiles)
-    batch = [s for s in _POOL if s is not None] + FOREIGN + ["CN(=O)=O", "c1ccc(O)cc1"]
-    std, largest = det.featurizer_settings()
-    mols: list = []
-    kept: list = []
-    smiles: list = []
-    smiles_to_arrays(batch, largest, standardizer=std, smiles_out=smiles, mols_out=mols,
-                     featurize=False)
-    smiles_to_arrays(batch, largest, standardizer=std, smiles_out=[], mols_out=kept,
-                     featurize=False, keep=det.keep_prepared)
-    assert [k is None for k in kept] == [m is None for m in mols] and any(m is None for m in mols)
-    valid = [k for k in kept if k is not None]
-    if components is None:
-        assert all(isinstance(k, ProfileRow) for k in valid)
-        assert [k.smiles for k in valid] == [s for s in smiles if s is not None]
-    else:
-        assert not any(isinstance(k, ProfileRow) for k in valid)
-    s_mols, ev_mols = det.score_prepared(None, mols, 0.2, smiles)
-    s_kept, ev_kept = det.score_prepared(None, kept, 0.2, smiles)
-    assert np.array_equal(s_mols, s_kept, equal_nan=True) and ev_mols == ev_kept
-    assert sum(r is not None for r in ev_kept["reason"]) >= len(FOREIGN)
-    if components is not None:  # profile rows anyway: the molecules are read again
-        rows = [None if k is None else _row(k, s) for k, s in zip(kept, smiles)]
-        s_rows, ev_rows = det.score_prepared(None, rows, 0.2, smiles)
-        assert np.array_equal(s_mols, s_rows, equal_nan=True) and ev_mols == ev_rows
-
-
-def _row(mol, smiles):
-    from molood.chem.profiles import profile_row
-
-    return profile_row(mol, smiles)
+    batch = ([s for s in _POOL if s is not None] + FOREIGN + ["CN(=O)=O", "c1ccc(O)cc1", None,
+             "not a smiles"]) * 3
+    whole = score_inputs(det, batch, block=len(batch), fpr=0.2, smiles=True)
+    assert sum(r is not None for r in whole.evidence["reason"]) >= len(FOREIGN)
+    assert np.isnan(whole.scores[-2:]).all() and "ok" not in whole.status[-2:]
+    for block in (1, 7, GRAPH_BLOCK):
+        got = score_inputs(det, batch, block=block, fpr=0.2, smiles=True)
+        np.testing.assert_array_equal(got.scores, whole.scores)
+        assert got.status == whole.status and got.smiles == whole.smiles
+        assert got.evidence == whole.evidence
