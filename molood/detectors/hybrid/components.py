@@ -105,15 +105,11 @@ def _fmt(x: float) -> str:
 @dataclass(eq=False)
 class EnvironmentCounts:
     """Morgan atom-environment identifiers (radius 0–2) of the ID set, sorted, and in how many ID
-    molecules each occurs (``counts``: only after :meth:`build`; needed for leave-one-out)."""
+    molecules each occurs (``counts``: known at fit time only, model files keep the identifiers;
+    needed for leave-one-out)."""
 
     ids: np.ndarray
     counts: np.ndarray | None = None
-
-    @classmethod
-    def build(cls, mols: Sequence[Any]) -> "EnvironmentCounts":
-        """The counts of RDKit molecules ``mols``."""
-        return cls.from_distinct([cls.distinct(m) for m in mols])
 
     @staticmethod
     def distinct(mol: Any) -> np.ndarray:
