@@ -380,9 +380,9 @@ class HybridDetector(BaseDetector):
         """Scores and evidence of already prepared inputs (what screening calls).
 
         Molecule models: ``mols`` has one entry per input (the standardised RDKit molecule;
-        None where invalid) and ``ga`` holds the
-        graphs of the valid ones (None when :attr:`needs_graphs` is False); ``smiles``, if
-        given, the canonical SMILES RDKit wrote for each (it saves RDKit calls,
+        None where invalid) and ``ga`` holds the graphs of the valid ones (None when
+        :attr:`needs_graphs` is False); ``smiles``, if given, the canonical SMILES RDKit
+        wrote for each (it saves RDKit calls,
         :func:`~molood.chem.profiles.profiles`). Graph models (fitted on graphs without
         molecules): ``mols`` is None and every graph of ``ga`` is an input. Reasons are given
         for rows flagged at ``fpr`` (default ``fpr_``). Returns (float64 scores [n], evidence
