@@ -25,10 +25,11 @@ _OPTIONS: dict[str, Any] = {}
 def _keep_freed_memory() -> None:
     """Make glibc keep freed memory in this (worker) process.
 
-    Scoring a 250-molecule block allocates ~60 MB of short-lived multi-MB tensors. By default
-    glibc serves such blocks with fresh ``mmap``s, or trims them off the heap, and gives them
-    back to the kernel when freed, so every block faults its memory in anew: ~1.5 million page
-    faults, a third of a worker's CPU time spent in the kernel, per 25,000 molecules. A fixed
+    Scoring a block of molecules allocates short-lived multi-MB tensors (~60 MB for a SEGO
+    model and 250 molecules, the block size when this was measured). By default glibc serves
+    such blocks with fresh ``mmap``s, or trims them off the heap, and gives them back to the
+    kernel when freed, so every block faults its memory in anew: ~1.5 million page faults, a
+    third of a worker's CPU time spent in the kernel, per 25,000 molecules. A fixed
     32 MiB mmap threshold and a 1 GiB trim threshold keep the memory for reuse (the worker's RSS
     stays at its peak). Only called in worker processes; a no-op where there is no glibc.
     """
