@@ -21,10 +21,8 @@ __all__ = ["Profiles", "ProfileRow", "profile_row", "profiles"]
 class ProfileRow(NamedTuple):
     """What :class:`Profiles` needs of one molecule (:func:`profile_row`), read while the
     molecule is at hand, so that a training chunk need not hold its RDKit molecules
-    (:func:`~molood.detectors.hybrid.table.profile_chunk`). ``smiles``: the SMILES it was read
-    with (None: unknown)."""
+    (:func:`~molood.detectors.hybrid.table.profile_chunk`)."""
 
-    smiles: str | None
     fingerprint: str  # FPS hex text, fingerprints.fingerprint_text
     types: np.ndarray  # int64 [n_atoms, 4], atomtypes.atom_types (rows in any order)
     values: tuple[float, ...]  # descriptors.rdkit_values
@@ -65,7 +63,7 @@ def profile_row(mol: Any, smiles: str | None = None, written: bool = False) -> P
     :func:`profiles`."""
     types = (plain_atom_types(mol, smiles, written)
              if smiles is not None and is_plain_smiles(smiles) else atom_types(mol))
-    return ProfileRow(smiles, fingerprint_text(mol), types, rdkit_values(mol, smiles))
+    return ProfileRow(fingerprint_text(mol), types, rdkit_values(mol, smiles))
 
 
 def profiles(mols: Sequence[Any], smiles: Sequence[str | None] | None = None,

@@ -45,10 +45,10 @@ and per step of :func:`score_frame`."""
 
 GRAPH_BLOCK = 125
 """Rows read, featurized and scored together (their valid molecules in one forward pass; a
-divisor of :data:`~molood.screening.engine.TASK_ROWS` and :data:`DEFAULT_BATCH_SIZE`). The RDKit molecules of a block are
-freed together, which costs more a molecule in bigger blocks: one process, 20,000 MOSES
-molecules, bundled hybrid model 168–181 µs a molecule at 125 vs 197–209 at 250; SEGO model
-(5,000) 227–240 vs 263–268 µs. Scores do not depend on it."""
+divisor of :data:`~molood.screening.engine.TASK_ROWS` and :data:`DEFAULT_BATCH_SIZE`). The
+RDKit molecules of a block are freed together, which costs more a molecule in bigger blocks:
+one process, 20,000 MOSES molecules, bundled hybrid model 168–181 µs a molecule at 125 vs
+197–209 at 250; SEGO model (5,000) 227–240 vs 263–268 µs. Scores do not depend on it."""
 
 MOL_COLUMN_CANDIDATES = ("romol", "mol")
 """Names (any case) of a frame's RDKit-Mol column, looked for when it has no SMILES column
